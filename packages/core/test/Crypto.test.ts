@@ -1,0 +1,97 @@
+import { describe, expect, it } from "@effect/vitest"
+import {
+  addProPaymentHash,
+  blake2b256,
+  Ed25519,
+  fromHex,
+  generateProProofHash,
+  genIndexHash,
+  getProDetailsHash,
+  hex,
+  proofHash,
+  setPaymentRefundRequestedHash,
+  x25519KeyPairFromEd25519Seed
+} from "@session-pro/core/Crypto/index"
+import { vectors } from "./vectors.js"
+
+describe("dev_server_keys", () => {
+  const k = vectors.dev_server_keys
+  it("derives the Ed25519 and X25519 keys from the 0xCD seed", () => {
+    const seed = fromHex(k.ed25519_seed)
+    expect(hex(Ed25519.publicKeyFromSeed(seed))).toBe(k.ed25519_pub)
+    const x = x25519KeyPairFromEd25519Seed(seed)
+    expect(hex(x.privateKey)).toBe(k.x25519_priv)
+    expect(hex(x.publicKey)).toBe(k.x25519_pub)
+  })
+})
+
+describe("hash_vectors", () => {
+  const { keys, vectors: hv } = vectors.hash_vectors
+  for (const [name, key] of Object.entries<any>(keys)) {
+    it(`key ${name} derives its public key`, () => {
+      expect(hex(Ed25519.publicKeyFromSeed(fromHex(key.seed)))).toBe(key.pub)
+    })
+  }
+  for (const v of hv) {
+    it(`${v.name}: message, hash and signatures`, () => {
+      const msg = fromHex(v.message_hex)
+      const h = blake2b256(msg, {
+        personalisation: v.personalisation ?? undefined,
+        salt: v.salt ? fromHex(v.salt) : undefined
+      })
+      expect(hex(h)).toBe(v.hash)
+      // recompute from the structured inputs with the typed builders
+      const i = v.inputs ?? {}
+      const tx = (p: any) =>
+        p === undefined ? undefined : p.provider === 1
+          ? { provider: 1 as const, googlePaymentToken: p.google_payment_token, googleOrderId: p.google_order_id }
+          : p.provider === 2
+          ? { provider: 2 as const, appleTxId: p.apple_tx_id }
+          : { provider: 0 as const }
+      let typed: Uint8Array | undefined
+      switch (v.personalisation) {
+        case "ProAddPayment___":
+          typed = addProPaymentHash(i.version, fromHex(i.master_pkey), fromHex(i.rotating_pkey), tx(i.payment_tx)!)
+          break
+        case "ProGenerateProof":
+          typed = generateProProofHash(i.version, fromHex(i.master_pkey), fromHex(i.rotating_pkey), i.unix_ts_ms)
+          break
+        case "ProGetProDetReq_":
+          typed = getProDetailsHash(i.version, fromHex(i.master_pkey), i.unix_ts_ms, i.count)
+          break
+        case "ProSetRefundReq_":
+          typed = setPaymentRefundRequestedHash(
+            i.version,
+            fromHex(i.master_pkey),
+            i.unix_ts_ms,
+            i.refund_requested_unix_ts_ms,
+            tx(i.payment_tx)!
+          )
+          break
+        case "ProProof________":
+          typed = proofHash(i.version, fromHex(i.gen_index_hash), fromHex(i.rotating_pkey), i.expiry_unix_ts_ms)
+          break
+        default:
+          if (i.gen_index !== undefined) typed = genIndexHash(i.gen_index, fromHex(v.salt))
+      }
+      if (typed) expect(hex(typed)).toBe(v.hash)
+      for (const [who, sig] of Object.entries<string>(v.signatures ?? {})) {
+        const seed = who.startsWith("master") ? keys.master.seed : who.startsWith("rotating") ? keys.rotating.seed : keys.dev.seed
+        const sk = Ed25519.signingKeyFromSeed(fromHex(seed))
+        expect(hex(sk.sign(h))).toBe(sig)
+        expect(Ed25519.verify(fromHex(sig), h, sk.publicKey)).toBe(true)
+        expect(Ed25519.verifyPortable(fromHex(sig), h, sk.publicKey)).toBe(true)
+      }
+    })
+  }
+})
+
+describe("ed25519_edge_cases (D6)", () => {
+  for (const c of vectors.ed25519_edge_cases.cases) {
+    it(`${c.name}: ${c.reference_libsodium}`, () => {
+      const expected = c.reference_libsodium === "accept"
+      expect(Ed25519.verify(fromHex(c.sig), fromHex(c.message), fromHex(c.pubkey))).toBe(expected)
+      expect(Ed25519.verifyPortable(fromHex(c.sig), fromHex(c.message), fromHex(c.pubkey))).toBe(expected)
+    })
+  }
+})
