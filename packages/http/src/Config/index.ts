@@ -1,0 +1,2 @@
+export * from "./Ini.js"
+export * from "./ServerConfig.js"
