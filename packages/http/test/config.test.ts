@@ -411,7 +411,6 @@ name = skipped
     expect(ps).toEqual([
       '[base] dev: "maybe" is not a boolean (1/yes/true/on or 0/no/false/off)',
       'SESH_PRO_BACKEND_UNSAFE_LOGGING: "2" is not a boolean (0 or 1)',
-      "no database configured: set [base] db_url (or db_path), or SESH_PRO_BACKEND_DB_URL",
       '[base] port: "70000" is not an integer between 0 and 65535',
       '[base] workers: "0" is not an integer between 1 and 256',
       'fake_clock: "soon" is neither a Unix time in ms nor an ISO-8601 date',
