@@ -1,0 +1,128 @@
+/**
+ * Onion hop encryption (protocol.md §4.2): key agreement and the two AEADs.
+ *
+ * Both directions use the same symmetric key; only the nonce differs. Every function here is
+ * total: failures come back as `Either.left`, never as exceptions, because the onion route must
+ * turn any failure into a plain HTTP 400 (§4.5).
+ */
+import { gcm } from "@noble/ciphers/aes.js"
+import { xchacha20poly1305 } from "@noble/ciphers/chacha.js"
+import { randomBytes } from "@noble/ciphers/utils.js"
+import { x25519 } from "@noble/curves/ed25519.js"
+import { hmac } from "@noble/hashes/hmac.js"
+import { sha256 } from "@noble/hashes/sha2.js"
+import { blake2b256, concat, x25519SharedSecret } from "./Core.js"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+
+/** The two ciphers; the wire has aliases for each (see `parseEncType`). */
+export type EncType = "xchacha20" | "aes-gcm"
+
+/** Nonce sizes: XChaCha20-Poly1305-IETF 24 bytes, AES-256-GCM 12 bytes; both have a 16-byte tag. */
+export const NONCE_BYTES: Readonly<Record<EncType, number>> = { xchacha20: 24, "aes-gcm": 12 }
+export const TAG_BYTES = 16
+
+/** libsession `parse_enc_type`: exact, case-sensitive spellings. */
+export const parseEncType = (s: string): EncType | undefined => {
+  switch (s) {
+    case "xchacha20":
+    case "xchacha20-poly1305":
+      return "xchacha20"
+    case "aes-gcm":
+    case "gcm":
+      return "aes-gcm"
+    default:
+      return undefined
+  }
+}
+
+export class CipherError extends Data.TaggedError("OnionCipherError")<{
+  readonly reason: "BadKey" | "ZeroSharedSecret" | "CiphertextTooShort" | "AuthenticationFailed"
+}> {}
+
+/** A 32-byte X25519 key pair (the server's long-term one, or a client's ephemeral one). */
+export interface X25519KeyPair {
+  readonly privateKey: Uint8Array
+  readonly publicKey: Uint8Array
+}
+
+export const x25519PublicKey = (privateKey: Uint8Array): Uint8Array => x25519.getPublicKey(privateKey)
+
+/** Fresh ephemeral key pair for a client request. */
+export const randomX25519KeyPair = (): X25519KeyPair => {
+  const privateKey = randomBytes(32)
+  return { privateKey, publicKey: x25519.getPublicKey(privateKey) }
+}
+
+const LOKI = new TextEncoder().encode("LOKI")
+
+/**
+ * Symmetric key from the X25519 shared secret `s`.
+ * xchacha20: plain BLAKE2b-256(s ‖ A ‖ B) with A = client pub, B = server pub — the same order on
+ * both sides (the core's `blake2b256` with no personalisation/salt is plain BLAKE2b).
+ * aes-gcm: HMAC-SHA256(key = "LOKI", msg = s).
+ */
+export const keyFromSharedSecret = (
+  encType: EncType,
+  sharedSecret: Uint8Array,
+  clientPublicKey: Uint8Array,
+  serverPublicKey: Uint8Array
+): Uint8Array =>
+  encType === "xchacha20"
+    ? blake2b256(concat(sharedSecret, clientPublicKey, serverPublicKey))
+    : hmac(sha256, LOKI, sharedSecret)
+
+const sharedSecret = (privateKey: Uint8Array, publicKey: Uint8Array): Either.Either<Uint8Array, CipherError> => {
+  if (privateKey.length !== 32 || publicKey.length !== 32) return Either.left(new CipherError({ reason: "BadKey" }))
+  try {
+    return Either.right(x25519SharedSecret(privateKey, publicKey))
+  } catch {
+    // Small-order peer keys (incl. the all-zero key an unparsable ephemeral_key turns into).
+    return Either.left(new CipherError({ reason: "ZeroSharedSecret" }))
+  }
+}
+
+/** Server side: key for a request from `clientPublicKey` (= the reply key as well). */
+export const deriveServerKey = (
+  encType: EncType,
+  server: X25519KeyPair,
+  clientPublicKey: Uint8Array
+): Either.Either<Uint8Array, CipherError> =>
+  Either.map(sharedSecret(server.privateKey, clientPublicKey), (s) =>
+    keyFromSharedSecret(encType, s, clientPublicKey, server.publicKey)
+  )
+
+/** Client side: key for a request to `serverPublicKey` with the client's ephemeral key pair. */
+export const deriveClientKey = (
+  encType: EncType,
+  client: X25519KeyPair,
+  serverPublicKey: Uint8Array
+): Either.Either<Uint8Array, CipherError> =>
+  Either.map(sharedSecret(client.privateKey, serverPublicKey), (s) =>
+    keyFromSharedSecret(encType, s, client.publicKey, serverPublicKey)
+  )
+
+const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) =>
+  encType === "xchacha20" ? xchacha20poly1305(key, nonce) : gcm(key, nonce)
+
+/**
+ * `nonce ‖ ciphertext ‖ tag`. Pass `nonce` only for deterministic tests/vectors; otherwise a
+ * fresh CSPRNG nonce is drawn (the reference does the same for every reply).
+ */
+export const encrypt = (encType: EncType, key: Uint8Array, plaintext: Uint8Array, nonce?: Uint8Array): Uint8Array => {
+  const n = nonce ?? randomBytes(NONCE_BYTES[encType])
+  if (n.length !== NONCE_BYTES[encType]) throw new RangeError(`${encType} nonce must be ${NONCE_BYTES[encType]} bytes`)
+  return concat(n, aead(encType, key, n).encrypt(plaintext))
+}
+
+/** Inverse of `encrypt`; a wrong key, a tampered byte or a short input is a `CipherError`. */
+export const decrypt = (encType: EncType, key: Uint8Array, data: Uint8Array): Either.Either<Uint8Array, CipherError> => {
+  const nb = NONCE_BYTES[encType]
+  if (key.length !== 32) return Either.left(new CipherError({ reason: "BadKey" }))
+  if (data.length < nb + TAG_BYTES) return Either.left(new CipherError({ reason: "CiphertextTooShort" }))
+  try {
+    return Either.right(aead(encType, key, data.subarray(0, nb)).decrypt(data.subarray(nb)))
+  } catch {
+    return Either.left(new CipherError({ reason: "AuthenticationFailed" }))
+  }
+}
