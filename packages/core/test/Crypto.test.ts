@@ -11,7 +11,7 @@ import {
   proofHash,
   setPaymentRefundRequestedHash,
   x25519KeyPairFromEd25519Seed
-} from "@session-pro/core/Crypto/index"
+} from "@session-pro/core"
 import { vectors } from "./vectors.js"
 
 describe("dev_server_keys", () => {

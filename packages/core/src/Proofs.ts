@@ -1,0 +1,186 @@
+import { Clock, Effect } from "effect"
+import { BackendKeys, type ProProof, proofToJson } from "./BackendKeys.js"
+import { equalBytes, hex, isZero } from "./Crypto/Bytes.js"
+import * as Ed25519 from "./Crypto/Ed25519.js"
+import { accountIdForMaster, addProPaymentHash, generateProProofHash } from "./Crypto/Hashes.js"
+import { DEV_AUTO_RENEWING_GRACE_MS, DEV_DEFAULT_DURATION_MS, MONTH_MS } from "./Domain/Constants.js"
+import { ProPlan } from "./Domain/Enums.js"
+import { RequestRejected } from "./Domain/Errors.js"
+import { maybeObfuscate } from "./Domain/Obfuscate.js"
+import { BackendSettings } from "./Domain/Settings.js"
+import { readableTimestamp, redeemedTimestamp, roundUpDay } from "./Domain/Time.js"
+import { GenerationIndex } from "./GenerationIndex.js"
+import { GoogleAckOutbox } from "./GoogleAckOutbox.js"
+import { Payments, type PaymentTx } from "./Payments.js"
+import { Redemption, type UserPaymentTx } from "./Redemption.js"
+import { Revocations } from "./Revocations.js"
+import { Database, storage } from "./Storage/Database.js"
+
+export { proofToJson }
+export type { ProProof }
+
+export interface AddProPaymentRequest {
+  readonly version: number
+  readonly masterPkey: Uint8Array
+  readonly rotatingPkey: Uint8Array
+  readonly masterSig: Uint8Array
+  readonly rotatingSig: Uint8Array
+  readonly paymentTx: UserPaymentTx
+  /** Only honoured in dev mode (§5.14). */
+  readonly dev?: { readonly plan?: ProPlan; readonly durationMs?: number; readonly autoRenewing?: boolean } | undefined
+}
+
+export interface GenerateProProofRequest {
+  readonly version: number
+  readonly masterPkey: Uint8Array
+  readonly rotatingPkey: Uint8Array
+  readonly masterSig: Uint8Array
+  readonly rotatingSig: Uint8Array
+  readonly unixTsMs: number | bigint
+}
+
+const reject = (status: 1 | 2 | 100 | 101, errors: ReadonlyArray<string>) => Effect.fail(new RequestRejected({ status, errors }))
+
+/** Client-facing proof issuing: `/add_pro_payment` (§6.3) and `/generate_pro_proof` (§6.4). */
+export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs", {
+  effect: Effect.gen(function*() {
+    const db = yield* Database
+    const settings = yield* BackendSettings
+    const keys = yield* BackendKeys
+    const payments = yield* Payments
+    const redemption = yield* Redemption
+    const outbox = yield* GoogleAckOutbox
+    const revocations = yield* Revocations
+    const genIndex = yield* GenerationIndex
+    const sql = db.sql
+    const obf = (b: Uint8Array) => maybeObfuscate(hex(b), settings.unsafeLogging)
+
+    /** §3.3: signatures first (first failure returns at once), then the key sanity checks, all collected. */
+    const sharedChecks = (
+      hash: Uint8Array,
+      r: { readonly version: number; readonly masterPkey: Uint8Array; readonly rotatingPkey: Uint8Array; readonly masterSig: Uint8Array; readonly rotatingSig: Uint8Array },
+      what: string
+    ): Effect.Effect<void, RequestRejected> => {
+      if (!Ed25519.verify(r.masterSig, hash, r.masterPkey)) {
+        return reject(1, [`Failed to verify signature from master key ${obf(r.masterPkey)}: Signature was forged or corrupt`])
+      }
+      if (!Ed25519.verify(r.rotatingSig, hash, r.rotatingPkey)) {
+        return reject(1, [`Failed to verify signature from rotating key ${obf(r.rotatingPkey)}: Signature was forged or corrupt`])
+      }
+      const errors: Array<string> = []
+      if (equalBytes(keys.publicKey, r.masterPkey) || equalBytes(keys.publicKey, r.rotatingPkey)) {
+        errors.push(`Internal key error during ${what}: please notify the devs`)
+      }
+      if (equalBytes(r.masterPkey, r.rotatingPkey)) errors.push(`Master and rotating key cannot be the same was: ${obf(r.masterPkey)}`)
+      if (isZero(r.masterPkey)) errors.push("Master key cannot be the zero key")
+      if (isZero(r.rotatingPkey)) errors.push("Rotating key cannot be the zero key")
+      if (equalBytes(r.masterSig, r.rotatingSig)) errors.push("Master and rotating signature cannot be the same")
+      if (r.version !== 0) errors.push(`Unrecognised version passed: ${r.version}`)
+      return errors.length > 0 ? reject(1, errors) : Effect.void
+    }
+
+    /**
+     * §6.3 dev path (dev mode, an id starting with `DEV.`): self-register an unredeemed payment before the
+     * signature checks, each step committed on its own (FLAG-16 replicated). Returns whether it was fake.
+     */
+    const devRegister = (req: AddProPaymentRequest, now: number) =>
+      Effect.gen(function*() {
+        const tx = req.paymentTx
+        const id = tx.provider === 1 ? tx.googleOrderId : tx.provider === 2 ? tx.appleTxId : tx.rangeproofOrderId
+        if (!settings.dev || !id.startsWith("DEV.")) return false
+        const existing = yield* storage(
+          tx.provider === 1
+            ? sql`SELECT id FROM payments WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken}
+                AND google_order_id = ${tx.googleOrderId} AND status = 1`
+            : tx.provider === 2
+            ? sql`SELECT id FROM payments WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId} AND status = 1`
+            : sql`SELECT id FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1`
+        )
+        if (existing.length > 0) return false
+        const plan = req.dev?.plan ?? ProPlan.OneMonth
+        const duration = req.dev?.durationMs ?? DEV_DEFAULT_DURATION_MS
+        const auto = req.dev?.autoRenewing ?? false
+        const redeemedTs = redeemedTimestamp(now, settings.dev)
+        const fullTx: PaymentTx = tx.provider === 1
+          ? tx
+          : tx.provider === 2
+          ? { provider: 2, appleOriginalTxId: tx.appleTxId, appleTxId: tx.appleTxId, appleWebLineOrderTxId: "" }
+          : tx
+        const added = yield* payments.addUnredeemed({
+          tx: fullTx,
+          plan,
+          unredeemedUnixTsMs: redeemedTs,
+          expiryUnixTsMs: redeemedTs + duration,
+          platformRefundExpiryUnixTsMs: 0,
+          googleObfuscatedAccountId: accountIdForMaster(req.masterPkey),
+          appleAppAccountToken: ""
+        }).pipe(Effect.catchTag("PaymentError", (e) => reject(2, [e.message])))
+        yield* payments.updateRenewalInfo(fullTx, { gracePeriodDurationMs: auto ? DEV_AUTO_RENEWING_GRACE_MS : 0, autoRenewing: auto })
+          .pipe(Effect.catchTag("PaymentError", (e) => reject(2, [e.message])))
+        return added.inserted
+      })
+
+    /**
+     * P§2.1 steps 7–9. D4c / FLAG-3 fixed: the proof is returned only after the redemption (and, for
+     * Google, the queued acknowledgement) committed; Google is acknowledged later from the outbox.
+     */
+    const addProPayment = (req: AddProPaymentRequest) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const fake = yield* devRegister(req, now)
+        const tx = req.paymentTx
+        const hash = addProPaymentHash(req.version, req.masterPkey, req.rotatingPkey, tx)
+        yield* sharedChecks(hash, req, "adding payment")
+        const result = yield* db.transaction(Effect.gen(function*() {
+          const r = yield* redemption.redeem({
+            master: req.masterPkey,
+            rotating: req.rotatingPkey,
+            now,
+            redeemedTs: redeemedTimestamp(now, settings.dev),
+            tx
+          })
+          if (r._tag === "Success" && tx.provider === 1 && !fake) {
+            yield* outbox.enqueue({ purchaseToken: tx.googlePaymentToken, orderId: tx.googleOrderId })
+          }
+          return r
+        }))
+        switch (result._tag) {
+          case "Success":
+            return result.proof!
+          case "AlreadyRedeemed":
+            return yield* reject(100, [result.message])
+          case "UnknownPayment":
+            return yield* reject(101, [result.message])
+          case "Error":
+            return yield* reject(1, [result.message])
+        }
+      })
+
+    /** P§2.2 steps 3–6 (the ±70 s window is checked by the parser). Uses the client's timestamp. */
+    const generateProProof = (req: GenerateProProofRequest) =>
+      Effect.gen(function*() {
+        const hash = generateProProofHash(req.version, req.masterPkey, req.rotatingPkey, req.unixTsMs)
+        yield* sharedChecks(hash, req, "generating proof")
+        const ts = Number(req.unixTsMs)
+        const masterHex = hex(req.masterPkey) // the reference prints the raw key here (FLAG-15 kept: part of the wire text)
+        return yield* db.transaction(Effect.gen(function*() {
+          const user = yield* payments.getUser(req.masterPkey)
+          if (user === undefined) return yield* reject(1, [`User ${masterHex} does not have an active payment registered for it`])
+          if (yield* revocations.isRevoked(user.gen_index)) return yield* reject(1, [`User ${masterHex} payment has been revoked`])
+          // FLAG-5 replicated: the user expiry is not rounded here (the redeem path rounds it).
+          const expiry = Math.min(roundUpDay(ts + MONTH_MS), user.expiry_unix_ts_ms)
+          if (ts > expiry) {
+            const grace = user.auto_renewing ? user.grace_period_duration_ms : 0
+            return yield* reject(1, [
+              `User ${masterHex} entitlement expired at ${readableTimestamp(expiry)} (${readableTimestamp(user.expiry_unix_ts_ms - grace)} + ${grace})`
+            ])
+          }
+          const proof = keys.signProof(user.gen_index, req.rotatingPkey, expiry)
+          yield* genIndex.recordProofExpiry(user.gen_index, expiry)
+          return proof
+        }))
+      })
+
+    return { addProPayment, generateProProof, proofToJson } as const
+  })
+}) {}

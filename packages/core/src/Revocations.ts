@@ -1,0 +1,104 @@
+import { Effect } from "effect"
+import { BackendKeys } from "./BackendKeys.js"
+import { hex } from "./Crypto/Bytes.js"
+import { REVOCATION_EFFECTIVE_DELAY_MS } from "./Domain/Constants.js"
+import { roundUpDay } from "./Domain/Time.js"
+import { blob, Database, num, storage } from "./Storage/Database.js"
+import { decodeRevocation, type RevocationRow } from "./Storage/Rows.js"
+
+export interface RevocationItem {
+  readonly effective_unix_ts_ms: number
+  readonly expiry_unix_ts_ms: number
+  readonly gen_index_hash: string
+}
+
+export type SetRevocationResult = "User does not exist" | "Skipped" | "Updated" | "Created" | "Deleted"
+
+/** §5.12 / §6.5 / §6.10 with D4e (idempotent, an update bumps the ticket). */
+export class Revocations extends Effect.Service<Revocations>()("@session-pro/core/Revocations", {
+  effect: Effect.gen(function*() {
+    const db = yield* Database
+    const keys = yield* BackendKeys
+    const sql = db.sql
+
+    const ticket = storage(sql`SELECT revocation_ticket FROM runtime LIMIT 1`).pipe(
+      Effect.map((rows) => num((rows[0] as any)?.revocation_ticket))
+    )
+    const all = storage(sql`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations ORDER BY gen_index`).pipe(
+      Effect.map((rows) => rows.map(decodeRevocation))
+    )
+    const isRevoked = (genIndex: number) =>
+      storage(sql`SELECT 1 AS x FROM revocations WHERE gen_index = ${genIndex}`).pipe(Effect.map((r) => r.length > 0))
+
+    /** Served form: expiry rounded up to a real day, effective = min(creation + 1 day, rounded expiry). */
+    const serve = (r: RevocationRow): RevocationItem => {
+      const expiry = roundUpDay(r.expiry_unix_ts_ms)
+      return {
+        effective_unix_ts_ms: Math.min(r.creation_unix_ts_ms + REVOCATION_EFFECTIVE_DELAY_MS, expiry),
+        expiry_unix_ts_ms: expiry,
+        gen_index_hash: hex(keys.genIndexHash(r.gen_index))
+      }
+    }
+
+    /**
+     * P§2.3: the whole list when the client's ticket is behind the server's, else nothing (FLAG-24
+     * replicated: a client ticket ahead of the server also gets an empty list). One read transaction so
+     * ticket and rows agree.
+     */
+    const list = (clientTicket: number | bigint) =>
+      db.transaction(Effect.gen(function*() {
+        const t = yield* ticket
+        if (BigInt(clientTicket) >= BigInt(t)) return { ticket: t, items: [] as Array<RevocationItem> }
+        const rows = yield* all
+        return { ticket: t, items: rows.map(serve) }
+      }))
+
+    const bumpTicket = storage(sql`UPDATE runtime SET revocation_ticket = revocation_ticket + 1`).pipe(Effect.asVoid)
+
+    /**
+     * Insert or update the revocation of `genIndex`. FLAG-2 fixed: a repeat does not raise. FLAG-8 fixed:
+     * an update that changes the row bumps the ticket (the triggers only fire on insert/delete).
+     * `mode: "extend"` keeps the later of the old and new expiry (revoke path); `"set"` overwrites (admin).
+     */
+    const upsert = (genIndex: number, creation: number, expiry: number, mode: "extend" | "set") =>
+      Effect.gen(function*() {
+        const inserted = yield* storage(sql`INSERT INTO revocations (gen_index, creation_unix_ts_ms, expiry_unix_ts_ms)
+          VALUES (${genIndex}, ${creation}, ${expiry}) ON CONFLICT (gen_index) DO NOTHING RETURNING gen_index`)
+        if (inserted.length > 0) return "Created" as const
+        const existing = yield* storage(sql`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations WHERE gen_index = ${genIndex}`)
+        const old = decodeRevocation(existing[0])
+        const newCreation = mode === "extend" ? old.creation_unix_ts_ms : creation
+        const newExpiry = mode === "extend" ? Math.max(old.expiry_unix_ts_ms, expiry) : expiry
+        if (newCreation !== old.creation_unix_ts_ms || newExpiry !== old.expiry_unix_ts_ms) {
+          yield* storage(sql`UPDATE revocations SET creation_unix_ts_ms = ${newCreation}, expiry_unix_ts_ms = ${newExpiry}
+            WHERE gen_index = ${genIndex}`)
+          yield* bumpTicket
+        }
+        return "Updated" as const
+      })
+
+    const userGenIndex = (master: Uint8Array) =>
+      storage(sql`SELECT gen_index FROM users WHERE master_pkey = ${blob(master)}`).pipe(
+        Effect.map((rows) => (rows.length === 0 ? undefined : num((rows[0] as any).gen_index)))
+      )
+
+    /** §6.10 admin set (CLI `revoke timestamp`): acts on the user's current gen index. */
+    const setForMaster = (master: Uint8Array, v: { readonly creationUnixTsMs: number; readonly expiryUnixTsMs: number }) =>
+      db.transaction(Effect.gen(function*() {
+        const g = yield* userGenIndex(master)
+        if (g === undefined) return "User does not exist" as SetRevocationResult
+        return (yield* upsert(g, v.creationUnixTsMs, v.expiryUnixTsMs, "set")) as SetRevocationResult
+      }))
+
+    /** §6.10 admin delete (CLI `revoke delete`). */
+    const deleteForMaster = (master: Uint8Array) =>
+      db.transaction(Effect.gen(function*() {
+        const g = yield* userGenIndex(master)
+        if (g === undefined) return "User does not exist" as SetRevocationResult
+        const del = yield* storage(sql`DELETE FROM revocations WHERE gen_index = ${g} RETURNING gen_index`)
+        return (del.length > 0 ? "Deleted" : "Skipped") as SetRevocationResult
+      }))
+
+    return { ticket, all, list, serve, isRevoked, upsert, setForMaster, deleteForMaster } as const
+  })
+}) {}

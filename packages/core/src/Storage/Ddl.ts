@@ -1,0 +1,233 @@
+/**
+ * Reference schema v9 (domain.md §4), column for column, for both engines. Run on every start with
+ * IF NOT EXISTS, exactly like the reference, so an existing reference DB opens unchanged. Our own
+ * additions live in `Migrations.ts` as schema versions 10+.
+ */
+
+export const SQLITE_V9: ReadonlyArray<string> = [
+  `CREATE TABLE IF NOT EXISTS payments (
+    id                                INTEGER PRIMARY KEY NOT NULL,
+    master_pkey                       BLOB,
+    status                            INTEGER NOT NULL,
+    plan                              INTEGER NOT NULL,
+    payment_provider                  INTEGER NOT NULL,
+    auto_renewing                     INTEGER NOT NULL,
+    unredeemed_unix_ts_ms             INTEGER NOT NULL,
+    redeemed_unix_ts_ms               INTEGER,
+    expiry_unix_ts_ms                 INTEGER NOT NULL,
+    grace_period_duration_ms          INTEGER,
+    platform_refund_expiry_unix_ts_ms INTEGER NOT NULL,
+    revoked_unix_ts_ms                INTEGER,
+    apple_original_tx_id              TEXT,
+    apple_tx_id                       TEXT,
+    apple_web_line_order_tx_id        TEXT,
+    google_payment_token              TEXT,
+    google_order_id                   TEXT,
+    rangeproof_order_id               TEXT,
+    refund_requested_unix_ts_ms       INTEGER NOT NULL,
+    google_obfuscated_account_id      BLOB,
+    apple_app_account_token           TEXT NOT NULL DEFAULT ''
+  )`,
+  `CREATE TABLE IF NOT EXISTS users (
+    master_pkey                  BLOB PRIMARY KEY NOT NULL,
+    gen_index                    INTEGER NOT NULL,
+    expiry_unix_ts_ms            INTEGER NOT NULL,
+    grace_period_duration_ms     INTEGER NOT NULL,
+    auto_renewing                INTEGER NOT NULL,
+    refund_requested_unix_ts_ms  INTEGER NOT NULL,
+    google_obfuscated_account_id BLOB NOT NULL,
+    apple_app_account_token      TEXT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS revocations (
+    gen_index           INTEGER PRIMARY KEY NOT NULL,
+    creation_unix_ts_ms INTEGER NOT NULL,
+    expiry_unix_ts_ms   INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS runtime (
+    gen_index                                INTEGER NOT NULL,
+    gen_index_salt                           BLOB NOT NULL,
+    backend_key                              BLOB NOT NULL,
+    last_expire_unix_ts_ms                   INTEGER NOT NULL,
+    apple_notification_checkpoint_unix_ts_ms INTEGER NOT NULL,
+    revocation_ticket                        INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS apple_notification_uuid_history (
+    uuid              TEXT NOT NULL,
+    expiry_unix_ts_ms INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS google_notification_history (
+    message_id        INTEGER NOT NULL,
+    handled           INTEGER NOT NULL,
+    payload           TEXT,
+    expiry_unix_ts_ms INTEGER NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS user_errors (
+    payment_id       TEXT NOT NULL,
+    payment_provider INTEGER NOT NULL,
+    unix_ts_ms       INTEGER NOT NULL,
+    UNIQUE(payment_id, payment_provider)
+  )`,
+  `CREATE TRIGGER IF NOT EXISTS increment_revocation_ticket_after_insert AFTER INSERT ON revocations
+   BEGIN UPDATE runtime SET revocation_ticket = revocation_ticket + 1; END`,
+  `CREATE TRIGGER IF NOT EXISTS increment_revocation_ticket_after_delete AFTER DELETE ON revocations
+   BEGIN UPDATE runtime SET revocation_ticket = revocation_ticket + 1; END`
+]
+
+export const PG_V9: ReadonlyArray<string> = [
+  `CREATE TABLE IF NOT EXISTS payments (
+    id                                SERIAL PRIMARY KEY,
+    master_pkey                       BYTEA CHECK (octet_length(master_pkey) = 32),
+    status                            INTEGER NOT NULL,
+    plan                              INTEGER NOT NULL,
+    payment_provider                  INTEGER NOT NULL,
+    auto_renewing                     BOOLEAN NOT NULL DEFAULT FALSE,
+    unredeemed_unix_ts_ms             BIGINT NOT NULL,
+    redeemed_unix_ts_ms               BIGINT,
+    expiry_unix_ts_ms                 BIGINT NOT NULL,
+    grace_period_duration_ms          BIGINT,
+    platform_refund_expiry_unix_ts_ms BIGINT NOT NULL,
+    revoked_unix_ts_ms                BIGINT,
+    apple_original_tx_id              TEXT,
+    apple_tx_id                       TEXT,
+    apple_web_line_order_tx_id        TEXT,
+    google_payment_token              TEXT,
+    google_order_id                   TEXT,
+    rangeproof_order_id               TEXT,
+    refund_requested_unix_ts_ms       BIGINT NOT NULL DEFAULT 0,
+    google_obfuscated_account_id      BYTEA NULL CHECK (octet_length(google_obfuscated_account_id) = 32),
+    apple_app_account_token           TEXT NOT NULL DEFAULT ''
+  )`,
+  `CREATE TABLE IF NOT EXISTS users (
+    master_pkey                  BYTEA PRIMARY KEY CHECK (octet_length(master_pkey) = 32),
+    gen_index                    INTEGER NOT NULL,
+    expiry_unix_ts_ms            BIGINT NOT NULL,
+    grace_period_duration_ms     BIGINT NOT NULL,
+    auto_renewing                BOOLEAN NOT NULL DEFAULT FALSE,
+    refund_requested_unix_ts_ms  BIGINT NOT NULL DEFAULT 0,
+    google_obfuscated_account_id BYTEA NULL CHECK (octet_length(google_obfuscated_account_id) = 32),
+    apple_app_account_token      TEXT NOT NULL DEFAULT ''
+  )`,
+  `CREATE TABLE IF NOT EXISTS revocations (
+    gen_index           INTEGER PRIMARY KEY NOT NULL,
+    creation_unix_ts_ms BIGINT NOT NULL,
+    expiry_unix_ts_ms   BIGINT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS runtime (
+    gen_index                                INTEGER NOT NULL DEFAULT 0,
+    gen_index_salt                           BYTEA NOT NULL CHECK (octet_length(gen_index_salt) = 16),
+    backend_key                              BYTEA NOT NULL CHECK (octet_length(backend_key) = 32),
+    last_expire_unix_ts_ms                   BIGINT NOT NULL DEFAULT 0,
+    apple_notification_checkpoint_unix_ts_ms BIGINT NOT NULL DEFAULT 0,
+    revocation_ticket                        INTEGER NOT NULL DEFAULT 0
+  )`,
+  `CREATE TABLE IF NOT EXISTS apple_notification_uuid_history (
+    uuid              TEXT NOT NULL,
+    expiry_unix_ts_ms BIGINT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS google_notification_history (
+    message_id        BIGINT NOT NULL,
+    handled           BOOLEAN NOT NULL DEFAULT FALSE,
+    payload           TEXT,
+    expiry_unix_ts_ms BIGINT NOT NULL
+  )`,
+  `CREATE TABLE IF NOT EXISTS user_errors (
+    payment_id       TEXT NOT NULL,
+    payment_provider INTEGER NOT NULL,
+    unix_ts_ms       BIGINT NOT NULL,
+    UNIQUE(payment_id, payment_provider)
+  )`,
+  // Quoted body instead of $$ so the statement needs no dollar-quote handling anywhere.
+  `CREATE OR REPLACE FUNCTION increment_revocation_ticket() RETURNS TRIGGER AS '
+   BEGIN
+     UPDATE runtime SET revocation_ticket = revocation_ticket + 1;
+     RETURN NEW;
+   END;
+   ' LANGUAGE plpgsql`,
+  `DROP TRIGGER IF EXISTS increment_revocation_ticket_after_insert ON revocations`,
+  `CREATE TRIGGER increment_revocation_ticket_after_insert AFTER INSERT ON revocations
+   FOR EACH ROW EXECUTE FUNCTION increment_revocation_ticket()`,
+  `DROP TRIGGER IF EXISTS increment_revocation_ticket_after_delete ON revocations`,
+  `CREATE TRIGGER increment_revocation_ticket_after_delete AFTER DELETE ON revocations
+   FOR EACH ROW EXECUTE FUNCTION increment_revocation_ticket()`,
+  `CREATE TABLE IF NOT EXISTS schema_version (
+    id      SERIAL PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 0
+  )`,
+  `INSERT INTO schema_version (id, version) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)`
+]
+
+/**
+ * Our additive migrations (schema versions 10+). Never alter a v9 column; only new tables/indexes.
+ * Each entry is [version, sqlite statements, pg statements].
+ */
+export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<string>, ReadonlyArray<string>]> = [
+  [
+    10,
+    [
+      // FLAG-20: the identity keys the code dedupes on, now backed by the DB (partial unique indexes).
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_google_identity ON payments (google_payment_token, google_order_id) WHERE payment_provider = 1`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_apple_identity ON payments (apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id) WHERE payment_provider = 2`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_rangeproof_identity ON payments (rangeproof_order_id) WHERE payment_provider = 3`,
+      // Lookups: entitlement (§5.9), sweep (§6.11), chains (§6.1/6.9), redeem by Apple tx id.
+      `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
+      `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
+      `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
+      `CREATE INDEX IF NOT EXISTS payments_google_order ON payments (google_order_id)`,
+      `CREATE INDEX IF NOT EXISTS payments_apple_original_tx ON payments (apple_original_tx_id)`,
+      `CREATE INDEX IF NOT EXISTS payments_apple_tx ON payments (apple_tx_id)`,
+      `CREATE INDEX IF NOT EXISTS apple_notification_uuid ON apple_notification_uuid_history (uuid)`,
+      `CREATE INDEX IF NOT EXISTS google_notification_message ON google_notification_history (message_id)`,
+      // D4c: durable Google acknowledgement outbox.
+      `CREATE TABLE IF NOT EXISTS google_ack_outbox (
+        id                      INTEGER PRIMARY KEY NOT NULL,
+        purchase_token          TEXT NOT NULL,
+        order_id                TEXT NOT NULL DEFAULT '',
+        subscription_id         TEXT,
+        created_unix_ts_ms      INTEGER NOT NULL,
+        next_attempt_unix_ts_ms INTEGER NOT NULL,
+        attempts                INTEGER NOT NULL DEFAULT 0,
+        last_error              TEXT,
+        done_unix_ts_ms         INTEGER,
+        UNIQUE(purchase_token, order_id)
+      )`,
+      `CREATE INDEX IF NOT EXISTS google_ack_outbox_due ON google_ack_outbox (done_unix_ts_ms, next_attempt_unix_ts_ms)`,
+      // D4e: the latest proof expiry issued under each gen index, so a revocation outlives every proof it revokes.
+      `CREATE TABLE IF NOT EXISTS gen_index_proof_expiry (
+        gen_index             INTEGER PRIMARY KEY NOT NULL,
+        max_expiry_unix_ts_ms INTEGER NOT NULL
+      )`
+    ],
+    [
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_google_identity ON payments (google_payment_token, google_order_id) WHERE payment_provider = 1`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_apple_identity ON payments (apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id) WHERE payment_provider = 2`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS payments_rangeproof_identity ON payments (rangeproof_order_id) WHERE payment_provider = 3`,
+      `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
+      `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
+      `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
+      `CREATE INDEX IF NOT EXISTS payments_google_order ON payments (google_order_id)`,
+      `CREATE INDEX IF NOT EXISTS payments_apple_original_tx ON payments (apple_original_tx_id)`,
+      `CREATE INDEX IF NOT EXISTS payments_apple_tx ON payments (apple_tx_id)`,
+      `CREATE INDEX IF NOT EXISTS apple_notification_uuid ON apple_notification_uuid_history (uuid)`,
+      `CREATE INDEX IF NOT EXISTS google_notification_message ON google_notification_history (message_id)`,
+      `CREATE TABLE IF NOT EXISTS google_ack_outbox (
+        id                      SERIAL PRIMARY KEY,
+        purchase_token          TEXT NOT NULL,
+        order_id                TEXT NOT NULL DEFAULT '',
+        subscription_id         TEXT,
+        created_unix_ts_ms      BIGINT NOT NULL,
+        next_attempt_unix_ts_ms BIGINT NOT NULL,
+        attempts                INTEGER NOT NULL DEFAULT 0,
+        last_error              TEXT,
+        done_unix_ts_ms         BIGINT,
+        UNIQUE(purchase_token, order_id)
+      )`,
+      `CREATE INDEX IF NOT EXISTS google_ack_outbox_due ON google_ack_outbox (done_unix_ts_ms, next_attempt_unix_ts_ms)`,
+      `CREATE TABLE IF NOT EXISTS gen_index_proof_expiry (
+        gen_index             INTEGER PRIMARY KEY NOT NULL,
+        max_expiry_unix_ts_ms BIGINT NOT NULL
+      )`
+    ]
+  ]
+]
+
+export const SCHEMA_VERSION_LATEST = OUR_MIGRATIONS[OUR_MIGRATIONS.length - 1]![0]
