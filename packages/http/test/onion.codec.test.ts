@@ -93,6 +93,28 @@ describe("ephemeral_key encodings (§4.1)", () => {
   })
 })
 
+describe("native AEADs agree with @noble/ciphers", () => {
+  it("property: same ciphertext for the same key/nonce, and each decrypts the other", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<OnionRequests.EncType>("xchacha20", "aes-gcm"),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        fc.uint8Array({ maxLength: 600 }),
+        (encType, key, nonce24, pt) => {
+          const nonce = nonce24.subarray(0, OnionRequests.NONCE_BYTES[encType])
+          const ours = OnionRequests.encrypt(encType, key, pt, nonce)
+          const noble = OnionRequests.nobleAead(encType, key, nonce).encrypt(pt)
+          expect(toHex(ours.subarray(nonce.length))).toBe(toHex(noble))
+          expect(toHex(OnionRequests.nobleAead(encType, key, nonce).decrypt(ours.subarray(nonce.length)))).toBe(toHex(pt))
+          expect(toHex(Either.getOrThrow(OnionRequests.decrypt(encType, key, ours)))).toBe(toHex(pt))
+        }
+      ),
+      { numRuns: 300 }
+    )
+  })
+})
+
 describe("enc_type aliases and RMETA", () => {
   it("maps the four spellings and nothing else", () => {
     expect(["xchacha20", "xchacha20-poly1305", "aes-gcm", "gcm", "AES-GCM", "xchacha", ""].map(OnionRequests.parseEncType)).toEqual([
@@ -225,6 +247,19 @@ describe("property: the handler never throws and never answers anything but 400 
       }),
       { numRuns: 400 }
     )
+  })
+
+  it("a multi-megabyte run of length digits is rejected, not a stack overflow", async () => {
+    const digits = new Uint8Array(2 * 1024 * 1024).fill(0x31)
+    expect(Either.isLeft(OnionRequests.Bencode.decode(digits))).toBe(true)
+    const pt = new Uint8Array(digits.length + 2)
+    pt.set(digits, 1)
+    pt[0] = 0x6c
+    pt[pt.length - 1] = 0x65
+    expect(Either.isLeft(OnionRequests.parseInnerRequest(pt))).toBe(true)
+    const key = keyFor("aes-gcm")
+    const res = await handle(OnionRequests.encodeOuterFrame(OnionRequests.encrypt("aes-gcm", key, pt), { ephemeral_key: toHex(client.publicKey) }))
+    expect(text(Either.getOrThrow(OnionRequests.Client.decryptReply({ encType: "aes-gcm", key }, res.body)).body)).toBe("Invalid v4 onion request")
   })
 
   it("pure parsers are total on arbitrary input", () => {

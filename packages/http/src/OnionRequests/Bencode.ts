@@ -77,6 +77,8 @@ const compareBytes = (a: Uint8Array, b: Uint8Array): number => {
   return a.length - b.length
 }
 
+const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("latin1")
+
 const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39
 
 /** Depth cap so a hostile `llll…` cannot blow the stack. */
@@ -90,7 +92,8 @@ const decodeAt = (b: Uint8Array, pos: number, depth: number): [Value, number] =>
     let p = pos
     while (isDigit(b[p])) p++
     if (b[p] !== COLON) throw new BencodeError("expected ':' after string length", p)
-    const digits = String.fromCharCode(...b.subarray(pos, p))
+    if (p - pos > 15) throw new BencodeError("string length exceeds input", pos)
+    const digits = latin1(b.subarray(pos, p))
     if (digits.length > 1 && digits[0] === "0") throw new BencodeError("leading zero in string length", pos)
     const len = Number(digits)
     const start = p + 1
@@ -100,7 +103,7 @@ const decodeAt = (b: Uint8Array, pos: number, depth: number): [Value, number] =>
   if (c === 0x69 /* i */) {
     const end = b.indexOf(0x65, pos + 1)
     if (end < 0) throw new BencodeError("unterminated integer", pos)
-    const s = String.fromCharCode(...b.subarray(pos + 1, end))
+    const s = latin1(b.subarray(pos + 1, end))
     if (!/^(0|-?[1-9][0-9]*)$/.test(s)) throw new BencodeError("malformed integer", pos)
     return [BigInt(s), end + 1]
   }

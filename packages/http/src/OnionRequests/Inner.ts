@@ -93,7 +93,11 @@ const consumeString = (b: Uint8Array): [Uint8Array, Uint8Array] | undefined => {
   let pos = 0
   while (isDigit(b[pos])) pos++
   if (pos === 0 || pos >= b.length || b[pos] !== 0x3a) return undefined
-  const len = Number(String.fromCharCode(...b.subarray(0, pos)))
+  // More than 15 significant digits can never fit in the (≤ 10 MiB) input; parsing them all
+  // would only risk a huge spread. Python gets the same "exceeds buffer" outcome.
+  const digits = Buffer.from(b.buffer, b.byteOffset, pos).toString("latin1").replace(/^0+(?=.)/, "")
+  if (digits.length > 15) return undefined
+  const len = Number(digits)
   pos++
   if (!Number.isSafeInteger(len) || pos + len > b.length) return undefined
   return [b.subarray(pos, pos + len), b.subarray(pos + len)]
