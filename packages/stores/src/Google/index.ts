@@ -1,0 +1,5 @@
+export * as AndroidPublisher from "./AndroidPublisher.js"
+export * as GoogleAckOutboxWorker from "./GoogleAckOutboxWorker.js"
+export * as GooglePlayRtdn from "./GooglePlayRtdn.js"
+export * as GooglePubSubConsumer from "./GooglePubSubConsumer.js"
+export * as GoogleSchemas from "./Schemas.js"

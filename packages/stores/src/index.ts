@@ -1,0 +1,2 @@
+export * from "./Google/index.js"
+export * from "./Apple/index.js"
