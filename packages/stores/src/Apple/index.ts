@@ -1,0 +1,6 @@
+export * as AppleCatchUp from "./AppleCatchUp.js"
+export * as AppleNotifications from "./AppleNotifications.js"
+export * as AppleConfig from "./Config.js"
+export * as AppleLedger from "./Ledger.js"
+export * as AppleSchemas from "./Schemas.js"
+export * as AppleVerifier from "./Verifier.js"
