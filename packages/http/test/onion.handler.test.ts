@@ -9,9 +9,10 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as OnionRequests from "../src/OnionRequests/index.js"
-import { devServer, fromHex, text, utf8 } from "./onionVectors.js"
+import { devServer, fromHex, text, utf8, vectors } from "./onionVectors.js"
 
 const layer = OnionRequests.layer(devServer)
+const vectorsOnion = vectors.onion_roundtrip as Array<any>
 const CLIENT_SK = new Uint8Array(32).fill(0x42)
 
 type Req = OnionRequests.InnerRequest
@@ -425,6 +426,19 @@ describe("client → server round trips", () => {
         )
       )
       expect(Exit.isFailure(bad)).toBe(true)
+    })
+  )
+
+  it.effect("layer() takes the key pair from the core's BackendKeys (dev DB → dev X25519 key) and answers the recorded request", () =>
+    Effect.gen(function* () {
+      const { Backend } = yield* Effect.promise(() => import("@session-pro/core"))
+      const { Layer } = yield* Effect.promise(() => import("effect"))
+      const l = OnionRequests.layer().pipe(Layer.provide(Backend.layerSqlite(":memory:", { dev: true })))
+      const svc = yield* Effect.provide(OnionRequests.OnionRequests, l)
+      expect(svc.publicKey).toEqual(devServer.publicKey)
+      const v = vectorsOnion[0]
+      const res = yield* svc.handle(fromHex(v.request_wire), recorder().dispatch)
+      expect(decryptWith({ encType: "xchacha20", key: fromHex(v.shared_key) }, res).code).toBe(200)
     })
   )
 

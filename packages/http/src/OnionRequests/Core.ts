@@ -1,5 +1,5 @@
 /**
  * The one place this module imports the core from (its crypto helpers and `BackendKeys`), so
- * the specifier can follow the core's public entry point.
+ * the rest of the onion code does not care how the core is packaged.
  */
-export { blake2b256, concat, x25519KeyPairFromEd25519Seed, x25519SharedSecret } from "../../../core/src/Crypto/index.js"
+export { BackendKeys, blake2b256, concat, x25519KeyPairFromEd25519Seed, x25519SharedSecret } from "@session-pro/core"

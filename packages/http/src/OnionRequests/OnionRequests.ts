@@ -2,7 +2,7 @@
  * The `OnionRequests` service: the handler bound to the server's X25519 key pair, in the shape
  * of Effect's platform adapters (`make` / `layer` / `layerConfig`).
  */
-import { x25519KeyPairFromEd25519Seed } from "./Core.js"
+import { BackendKeys, x25519KeyPairFromEd25519Seed } from "./Core.js"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -51,8 +51,18 @@ export const make = (options: MakeOptions): Effect.Effect<Service> =>
     })
   })
 
-/** From explicit keys (tests, embedding hosts). */
-export const layer = (options: MakeOptions): Layer.Layer<OnionRequests> => Layer.effect(OnionRequests, make(options))
+/**
+ * `layer()` / `layer(handlerOptions)`: production wiring, the key pair of the core's
+ * `BackendKeys` (libsodium conversion of the backend Ed25519 seed).
+ * `layer({ privateKey, ... })`: explicit keys (tests, embedding hosts), no requirements.
+ */
+export function layer(options: MakeOptions): Layer.Layer<OnionRequests>
+export function layer(options?: HandlerOptions): Layer.Layer<OnionRequests, never, BackendKeys>
+export function layer(options: HandlerOptions | MakeOptions = {}): Layer.Layer<OnionRequests, never, BackendKeys> {
+  return "privateKey" in options && options.privateKey !== undefined
+    ? Layer.effect(OnionRequests, make(options))
+    : layerEffect(Effect.map(BackendKeys, (k) => ({ ...options, privateKey: k.x25519.privateKey, publicKey: k.x25519.publicKey })))
+}
 
 /** From an effect producing the keys, e.g. `Effect.map(BackendKeys, (k) => k.x25519)`. */
 export const layerEffect = <E, R>(options: Effect.Effect<MakeOptions, E, R>): Layer.Layer<OnionRequests, E, R> =>
