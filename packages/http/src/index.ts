@@ -1,0 +1,1 @@
+export * as OnionRequests from "./OnionRequests/index.js"
