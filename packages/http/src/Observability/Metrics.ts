@@ -105,7 +105,7 @@ export const StoreMetrics = {
 
 // Bridge: Effect counters and gauges named session_pro_* become prom-client metrics.
 const bridged = new Map<string, Prom.Gauge<string> | Prom.Counter<string>>()
-const syncEffectMetrics = () => {
+export const syncEffectMetrics = () => {
   const pairs = Metric.unsafeSnapshot()
   const byName = new Map<string, Array<{ labels: Record<string, string>; value: number; kind: "counter" | "gauge"; help: string }>>()
   for (const pair of pairs) {

@@ -1,0 +1,156 @@
+/**
+ * One-off start-up work of the server binary (domain.md §13): the `set_user_errors` and
+ * `set_google_notification` edits, `print_tables`, the DB info lines and the banner.
+ *
+ * The edits write the schema-v9 tables directly (their layout is fixed by D3) with the semantics of
+ * the admin CLI (§12.2, §12.4-5), each item in its own transaction. Unlike the older reference,
+ * which exited after applying them, the server then carries on starting.
+ */
+import * as NodeFs from "node:fs"
+import { Clock, Effect } from "effect"
+import { Database, Ed25519, hex } from "@session-pro/core"
+import { boxTable, renderCell } from "../Cli/Format.js"
+import { maskDbUrl, type ServerConfigShape } from "../Config/ServerConfig.js"
+
+const nn = (i: number) => String(i).padStart(2, "0")
+const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v))
+
+export const applyUserErrorEdits = (items: ServerConfigShape["setUserErrors"]) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const sql = db.sql
+    let count = 0
+    const lines: Array<string> = []
+    for (const [i, it] of items.entries()) {
+      const now = yield* Clock.currentTimeMillis
+      const suffix = yield* db.transaction(
+        Effect.gen(function*() {
+          if (it.set) {
+            const rows = yield* sql`INSERT INTO user_errors (payment_id, payment_provider, unix_ts_ms)
+              VALUES (${it.paymentId}, ${it.provider}, ${now}) ON CONFLICT DO NOTHING RETURNING payment_id`
+            return rows.length > 0 ? " (added)" : " (skipped - already exists)"
+          }
+          const rows = yield* sql`DELETE FROM user_errors WHERE payment_id = ${it.paymentId}
+            AND payment_provider = ${it.provider} RETURNING payment_id`
+          return rows.length > 0 ? " (deleted)" : " (skipped - not found)"
+        })
+      )
+      if (suffix === " (added)" || suffix === " (deleted)") count++
+      lines.push(`  ${nn(i)} ${it.provider}:${it.paymentId} = ${it.set ? "True" : "False"}${suffix}`)
+    }
+    return `Set ${count}/${items.length} user errors\n${lines.join("\n")}`
+  })
+
+export const applyGoogleNotificationEdits = (items: ServerConfigShape["setGoogleNotifications"]) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const sql = db.sql
+    let count = 0
+    const lines: Array<string> = []
+    for (const [i, it] of items.entries()) {
+      // message ids can exceed 2^53: compare as exact integers
+      const id = db.dialect === "sqlite" ? BigInt(it.messageId) : it.messageId
+      const changed = yield* db.transaction(
+        it.action === "delete"
+          ? sql`DELETE FROM google_notification_history WHERE message_id = ${id} RETURNING message_id`
+          : sql`UPDATE google_notification_history SET handled = ${db.bool(true)}, payload = NULL
+              WHERE message_id = ${id} RETURNING message_id`
+      )
+      if (changed.length > 0) count++
+      lines.push(`  ${nn(i)} ${it.messageId} = ${it.action === "delete" ? "Delete" : "Handled"}${changed.length > 0 ? "" : " (skipped - not found)"}`)
+    }
+    return `Set ${count}/${items.length} google notifications\n${lines.join("\n")}`
+  })
+
+/** Every table, box-drawn (`print_tables`, like `db print`, §12.12). */
+export const printTables = Effect.gen(function*() {
+  const db = yield* Database
+  const sql = db.sql
+  const tables = db.dialect === "sqlite"
+    ? (yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).map((r) => r.name)
+    : (yield* sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+      .map((r) => r.tablename)
+  const out: Array<string> = []
+  for (const table of tables) {
+    const rows = yield* sql.unsafe<Record<string, unknown>>(`SELECT * FROM "${table.replace(/"/g, "\"\"")}"`)
+    const headers = rows.length > 0 ? Object.keys(rows[0]!) : []
+    out.push(`Table: ${table}`)
+    out.push(boxTable(headers, rows.map((r) => headers.map((h) => renderCell(table, h, r[h], db.dialect === "pg")))))
+  }
+  return out.join("\n")
+})
+
+const formatSize = (n: number): string => {
+  const units = ["TB", "GB", "MB", "kB"]
+  for (const [i, u] of units.entries()) {
+    const f = 1024 ** (4 - i)
+    if (n >= f) return `${(n / f).toFixed(2)} ${u}`
+  }
+  return `${n.toFixed(2)} B`
+}
+
+/** The five `db info` lines (§12.11). */
+export const dbInfo = (config: ServerConfigShape) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const sql = db.sql
+    const count = (table: string, where = "") =>
+      Effect.map(sql.unsafe<{ n: unknown }>(`SELECT COUNT(*) AS n FROM ${table} ${where}`), (r) => num(r[0]?.n))
+    const users = yield* count("users")
+    const revocs = yield* count("revocations")
+    const payments = yield* count("payments")
+    const unredeemed = yield* count("payments", "WHERE status = 1")
+    const errors = yield* count("user_errors")
+    const google = yield* count("google_notification_history")
+    const apple = yield* count("apple_notification_uuid_history")
+    const runtime = yield* sql<{ gen_index: unknown; backend_key: Uint8Array }>`SELECT gen_index, backend_key FROM runtime LIMIT 1`
+    const size = config.database._tag === "Sqlite" && config.database.filename !== ":memory:"
+      ? (() => {
+        try {
+          return NodeFs.statSync(config.database.filename).size
+        } catch {
+          return 0
+        }
+      })()
+      : 0
+    const url = config.database._tag === "Sqlite" ? config.database.url : maskDbUrl(config.database.url)
+    const pub = runtime[0] ? hex(Ed25519.publicKeyFromSeed(new Uint8Array(runtime[0].backend_key))) : "(none)"
+    const label = (l: string) => `  ${l.padEnd(34)}`
+    return [
+      `${label("DB:")}${url} (${formatSize(size)})`,
+      `${label("Users/Revocs/Payments/Unredeemed:")}${users}/${revocs}/${payments}/${unredeemed}`,
+      `${label("U.Errors/Google/Apple Notifs.:")}${errors}/${google}/${apple}`,
+      `${label("Gen Index:")}${num(runtime[0]?.gen_index)}`,
+      `${label("Backend Key:")}${pub}`
+    ].join("\n")
+  })
+
+const DEV_BOX = [
+  "######################################",
+  "###                                ###",
+  "###        Dev Mode Enabled        ###",
+  "###                                ###",
+  "######################################"
+].join("\n")
+
+/** The start-up banner (§13 step 8). Only masked values: it also goes to the webhooks. */
+export const banner = (config: ServerConfigShape, info: string, listening: string): string => {
+  const f: Array<string> = []
+  if (config.iniPath) f.push(`    Config .INI file loaded: ${config.iniPath}`)
+  const db = config.database._tag === "Sqlite" ? config.database.filename : maskDbUrl(config.database.url)
+  f.push(`    DB loaded from: ${db}${config.databaseDefaulted ? " (default)" : ""}`)
+  f.push(`    Logging to: ${config.logPath ?? "disabled"}`)
+  if (config.unsafeLogging) f.push("    Unsafe logging enabled (this must NOT be used in production)")
+  if (config.platformTestingEnv) {
+    f.push("    Platform testing environment enabled (special behaviour for rounding timestamps to EOD)")
+  }
+  if (config.apple) {
+    f.push(`    Platform: ${config.apple.sandbox ? "Sandbox" : "Production"} Apple iOS App Store notification handling enabled`)
+  }
+  if (config.google) f.push("    Platform: Google Play Store notification handling enabled")
+  for (const w of config.webhooks) f.push(`    Webhook Logger: Enabled (display name: ${w.name})`)
+  if (config.fakeClockMs !== undefined) f.push(`    Fake clock: started at ${new Date(config.fakeClockMs).toISOString()}`)
+  f.push(`    HTTP: ${listening}`)
+  const body = `Session Pro Backend\n${info}\n  Features:\n${f.join("\n")}`
+  return config.dev ? `\n${DEV_BOX}\n${body}\n${DEV_BOX}` : `\n${body}`
+}

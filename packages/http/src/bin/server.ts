@@ -1,0 +1,221 @@
+/**
+ * The server binary: `npm start` / `tsx packages/http/src/bin/server.ts`.
+ *
+ * Configuration: the INI file named by SESH_PRO_BACKEND_INI_PATH plus SESH_PRO_BACKEND_* overrides
+ * (see Config/ServerConfig.ts). With nothing configured it runs in dev mode on
+ * ./data/session-pro.db at 127.0.0.1:8000. A bad configuration lists every problem and exits 1.
+ *
+ * Processes: `workers = 1` (default) runs everything here. `workers = N > 1` makes this process a
+ * node:cluster primary that bootstraps the database, applies the start-up edits and logs the
+ * banner once, then forks N HTTP workers sharing the port; background work runs in worker 1 only
+ * (Workers/Cluster.ts). SIGTERM/SIGINT stop accepting connections, let in-flight requests finish
+ * (up to 10 s), stop the background fibers and close the database.
+ */
+import * as NodeFs from "node:fs"
+import * as NodeHttp from "node:http"
+import * as NodePath from "node:path"
+import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
+import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+import { Backend } from "@session-pro/core"
+import { Clock, Effect, Layer } from "effect"
+import { loadConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
+import * as Logging from "../Observability/Logging.js"
+import { formatTime } from "../Observability/Logging.js"
+import { metricsMiddleware, opsRouter } from "../Observability/OpsRoutes.js"
+import { WebhookSink } from "../Observability/Webhooks.js"
+import { Backup, BackgroundWorkers, MaintenanceEvents, WorkerHealth } from "../Workers/index.js"
+import * as Cluster from "../Workers/Cluster.js"
+import { CoreMaintenance } from "../Workers/CoreMaintenance.js"
+import * as Startup from "../Workers/Startup.js"
+import * as ExpirySweepWorker from "../Workers/ExpirySweepWorker.js"
+import * as BackupWorker from "../Workers/BackupWorker.js"
+import * as ReportWorker from "../Workers/ReportWorker.js"
+
+const DRAIN_TIMEOUT_MS = 10_000
+
+// The client routes (packages/http/src/Routes, another engineer's) are mounted here.
+const appRouter = HttpRouter.empty
+
+const logPro = <A, E, R>(e: Effect.Effect<A, E, R>) => Effect.annotateLogs(e, "logger", "PRO")
+
+/** A wall clock that starts at `fake_clock` and runs on in real time (dev only). */
+const fakeClock = (startMs: number): Clock.Clock => {
+  const real = Clock.make()
+  const offset = startMs - real.unsafeCurrentTimeMillis()
+  const nanos = BigInt(offset) * 1_000_000n
+  return {
+    [Clock.ClockTypeId]: Clock.ClockTypeId,
+    unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + offset,
+    currentTimeMillis: Effect.sync(() => real.unsafeCurrentTimeMillis() + offset),
+    unsafeCurrentTimeNanos: () => real.unsafeCurrentTimeNanos() + nanos,
+    currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + nanos),
+    sleep: (d) => real.sleep(d)
+  }
+}
+
+const ensureDbDir = (config: ServerConfigShape) =>
+  Effect.sync(() => {
+    if (config.database._tag === "Sqlite" && config.database.filename !== ":memory:") {
+      NodeFs.mkdirSync(NodePath.dirname(config.database.filename), { recursive: true })
+    }
+  })
+
+/** Logger + webhook sink, provided to everything else. */
+const observability = (config: ServerConfigShape, processTag?: string) =>
+  Logging.layer({ unsafeLogging: config.unsafeLogging, logPath: config.logPath, process: processTag }).pipe(
+    Layer.provideMerge(WebhookSink.layer(config.webhooks))
+  )
+
+const backend = (config: ServerConfigShape) =>
+  Layer.unwrapEffect(
+    Effect.as(
+      ensureDbDir(config),
+      Backend.layer({
+        url: config.database.url,
+        settings: { dev: config.dev, platformTestingEnv: config.platformTestingEnv, unsafeLogging: config.unsafeLogging }
+      })
+    )
+  )
+
+/** Once per deployment start: warnings, start-up edits, print_tables, banner. */
+const startup = (config: ServerConfigShape, listening: string) =>
+  Layer.effectDiscard(
+    logPro(Effect.gen(function*() {
+      const sink = yield* WebhookSink
+      for (const w of config.warnings) yield* Effect.logWarning(w)
+      if (config.setUserErrors.length > 0) yield* Effect.logInfo(yield* Startup.applyUserErrorEdits(config.setUserErrors))
+      if (config.setGoogleNotifications.length > 0) {
+        yield* Effect.logInfo(yield* Startup.applyGoogleNotificationEdits(config.setGoogleNotifications))
+      }
+      if (config.printTables) {
+        process.stdout.write((yield* Startup.printTables) + "\n")
+        // print_tables prints every table and exits, as in the reference (but with status 0).
+        return yield* Effect.interrupt
+      }
+      const text = Startup.banner(config, yield* Startup.dbInfo(config), listening)
+      yield* Effect.logInfo(text)
+      yield* sink.push(`Starting up instance: ${text}`)
+    }))
+  )
+
+/** Background workers and what they need. */
+const background = (config: ServerConfigShape) =>
+  BackgroundWorkers.pipe(
+    Layer.provide(Layer.mergeAll(
+      Layer.effect(MaintenanceEvents, MaintenanceEvents.make),
+      Backup.BackupTarget.fromDatabase(config.database)
+    ))
+  )
+
+/** The HTTP server with the client routes, the ops routes and request metrics; drains on shutdown. */
+const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<string>; label: string; clustered: boolean }) =>
+  Layer.unwrapScoped(
+    Effect.gen(function*() {
+      const server = NodeHttp.createServer()
+      let inFlight = 0
+      server.on("request", (_req, res) => {
+        inFlight++
+        res.once("close", () => inFlight--)
+      })
+      const ops = opsRouter({
+        expectedWorkers: role.expectedWorkers,
+        role: role.label,
+        ...(role.clustered ? { metrics: Cluster.workerMetricsSource() } : {})
+      })
+      const router = HttpRouter.concat(ops, appRouter)
+      // Built last, released first: stop accepting, wait for in-flight requests, then let the
+      // platform remove its handler and the database close.
+      const drain = Layer.scopedDiscard(
+        Effect.addFinalizer(() =>
+          logPro(Effect.gen(function*() {
+            yield* Effect.logInfo(`Shutting down: draining ${inFlight} in-flight request(s)`)
+            server.close()
+            server.closeIdleConnections()
+            const deadline = Date.now() + DRAIN_TIMEOUT_MS
+            while (inFlight > 0 && Date.now() < deadline) yield* Effect.sleep("20 millis")
+            server.closeAllConnections()
+          }))
+        )
+      )
+      const serve = HttpServer.serve(router, (app) => metricsMiddleware(HttpMiddleware.xForwardedHeaders(app))).pipe(
+        Layer.provideMerge(NodeHttpServer.layer(() => server, { port: config.port, host: config.host }))
+      )
+      const announce = Layer.effectDiscard(
+        logPro(Effect.gen(function*() {
+          const srv = yield* HttpServer.HttpServer
+          const a = srv.address
+          const where = a._tag === "TcpAddress" ? `http://${a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname}:${a.port}` : a.path
+          yield* Effect.logInfo(`Listening on ${where}${role.clustered ? ` (${role.label})` : ""}`)
+        }))
+      )
+      return drain.pipe(Layer.provideMerge(announce), Layer.provideMerge(serve))
+    })
+  )
+
+const allBackgroundWorkers = (config: ServerConfigShape) => [
+  ExpirySweepWorker.NAME,
+  ...(config.database._tag === "Sqlite" && config.database.filename !== ":memory:" ? [BackupWorker.NAME] : []),
+  ...(config.webhooks.length > 0 ? [ReportWorker.NAME] : [])
+]
+
+const listenText = (config: ServerConfigShape) =>
+  `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}${
+    config.workers > 1 ? ` (${config.workers} worker processes)` : ""
+  }`
+
+/** workers = 1: everything in this process. */
+const base = (config: ServerConfigShape) =>
+  Layer.mergeAll(CoreMaintenance, WorkerHealth.layer).pipe(Layer.provideMerge(backend(config)))
+
+const single = (config: ServerConfigShape) => {
+  const app = Layer.mergeAll(
+    background(config),
+    http(config, { expectedWorkers: allBackgroundWorkers(config), label: "single process", clustered: false })
+  ).pipe(Layer.provide(startup(config, listenText(config))))
+  return app.pipe(Layer.provide(base(config)))
+}
+
+/** The cluster primary: start-up once, then the workers. */
+const primary = (config: ServerConfigShape) =>
+  Cluster.primaryLayer(config.workers).pipe(
+    Layer.provide(startup(config, listenText(config))),
+    Layer.provide(backend(config))
+  )
+
+/** A cluster worker: HTTP, plus background work in worker 1. */
+const worker = (config: ServerConfigShape, me: Cluster.WorkerIdentity) => {
+  const label = `worker ${me.id} of ${me.count}`
+  const h = http(config, { expectedWorkers: me.background ? allBackgroundWorkers(config) : [], label, clustered: true })
+  return (me.background ? Layer.merge(background(config), h) : h).pipe(Layer.provide(base(config)))
+}
+
+const reportConfigProblems = (problems: ReadonlyArray<string>) =>
+  Effect.sync(() => {
+    process.stderr.write(
+      `${formatTime(new Date())} ERROR PRO Failed to start up, invalid configuration (${problems.length} problem${
+        problems.length === 1 ? "" : "s"
+      }):\n  ${problems.join("\n  ")}\n`
+    )
+    process.exitCode = 1
+  })
+
+const main = Effect.gen(function*() {
+  const parsed = loadConfig(process.env)
+  if (parsed._tag === "Left") {
+    yield* reportConfigProblems(parsed.problems)
+    return yield* Effect.fail("invalid configuration" as const)
+  }
+  const config = parsed.config
+  const me = Cluster.identity()
+  const role = me ? worker(config, me) : config.workers > 1 ? primary(config) : single(config)
+  const withClock = config.fakeClockMs !== undefined ? Layer.provide(role, Layer.setClock(fakeClock(config.fakeClockMs))) : role
+  yield* Layer.launch(withClock.pipe(Layer.provide(observability(config, me ? `w${me.id}` : undefined)))).pipe(
+    Effect.tapErrorCause((cause) =>
+      logPro(Effect.logError("The server stopped with an error", cause)).pipe(
+        Effect.provide(observability(config, me ? `w${me.id}` : undefined))
+      )
+    )
+  )
+})
+
+NodeRuntime.runMain(main, { disableErrorReporting: true, disablePrettyLogger: true })
