@@ -84,7 +84,7 @@ export const handler =
     Effect.gen(function* () {
       const decrypted = decryptRequest(server, body, options.maxBodyBytes ?? MAX_BODY_BYTES)
       if (Either.isLeft(decrypted)) {
-        yield* Effect.logDebug("onion request rejected", decrypted.left._tag, (decrypted.left as { reason?: string }).reason)
+        yield* Effect.logDebug("onion request rejected", decrypted.left._tag, decrypted.left.reason)
         return badRequestResponse()
       }
       const req = decrypted.right
