@@ -37,6 +37,21 @@ const describeFailure = (e: unknown): string => {
 }
 
 /**
+ * The reference's `server … --version N` names the request's protocol version, but `--version` is
+ * @effect/cli's built-in; with a number after it, it means `--protocol-version`.
+ */
+const protocolVersionAlias = (args: ReadonlyArray<string>): Array<string> => {
+  if (args[0] !== "server") return [...args]
+  return args.map((a, i) =>
+    a === "--version" && /^\d+$/.test(args[i + 1] ?? "")
+      ? "--protocol-version"
+      : a.startsWith("--version=")
+      ? `--protocol-version=${a.slice("--version=".length)}`
+      : a
+  )
+}
+
+/**
  * Runs the CLI on `argv` (the whole process.argv: runtime and script first) and returns the exit
  * code: 0 on success, 1 on any error (one `ERROR: …` line on stderr; @effect/cli prints its own
  * usage errors), 1 when a command group is called without a subcommand (after printing its help).
@@ -52,7 +67,7 @@ export const runAdmin = (argv: ReadonlyArray<string>): Effect.Effect<number> =>
       yield* Console.error(`ERROR: ${args.length === 0 ? "a command is required" : `${positional[0]} needs a subcommand`}; see --help`)
       return 1
     }
-    const exit = yield* Effect.exit(cli(argv))
+    const exit = yield* Effect.exit(cli([...argv.slice(0, 2), ...protocolVersionAlias(args)]))
     if (Exit.isSuccess(exit)) return 0
     const failure = Cause.failureOption(exit.cause)
     if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return 1 // already printed
