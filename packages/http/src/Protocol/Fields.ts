@@ -1,0 +1,140 @@
+/**
+ * The reference's field-extraction helpers (protocol.md §1.5): every reader appends its message to
+ * a shared list and returns `undefined` on failure, so a route reports all problems of a step at
+ * once, in request order.
+ */
+import type { PyValue } from "./PyJson.js"
+import { keyDump, pyJsonDumps, pyStr, pyTypeName } from "./PyFormat.js"
+
+export type PyDict = PyValue & { readonly type: "dict" }
+export const EMPTY_DICT: PyDict = { type: "dict", entries: new Map() }
+
+export interface ReadOptions {
+  readonly unsafeLogging: boolean
+}
+
+/** Accumulates messages for one parse step. */
+export class Errors {
+  readonly messages: Array<string> = []
+  constructor(readonly options: ReadOptions) {}
+  add(message: string): void {
+    this.messages.push(message)
+  }
+  get any(): boolean {
+    return this.messages.length > 0
+  }
+}
+
+const dump = (container: PyValue, o: ReadOptions): string => (o.unsafeLogging ? pyJsonDumps(container) : keyDump(container))
+
+const typeText = (v: PyValue, o: ReadOptions): string => (o.unsafeLogging ? `(${pyTypeName(v)}) ${pyStr(v)}` : pyTypeName(v))
+
+const lookup = (container: PyValue, key: string, errs: Errors): PyValue | undefined => {
+  const v = container.type === "dict" ? container.entries.get(key) : undefined
+  if (v === undefined) errs.add(`Required key "${key}" is missing from JSON: ${dump(container, errs.options)}`)
+  return v
+}
+
+/**
+ * An integer. D4a: JSON booleans are *not* integers here (the reference accepts them because
+ * `isinstance(True, int)`), so `false`/`true` get the "not an integer" message with `<class 'bool'>`.
+ */
+export const readInt = (container: PyValue, key: string, errs: Errors): bigint | undefined => {
+  const v = lookup(container, key, errs)
+  if (v === undefined) return undefined
+  if (v.type === "int") return v.value
+  errs.add(`Key "${key}" value was not an integer: "${typeText(v, errs.options)}"`)
+  return undefined
+}
+
+export const readStr = (container: PyValue, key: string, errs: Errors): string | undefined => {
+  const v = lookup(container, key, errs)
+  if (v === undefined) return undefined
+  if (v.type === "str") return v.value
+  errs.add(`Key "${key}" value was not a string: "${typeText(v, errs.options)}"`)
+  return undefined
+}
+
+export const readObject = (container: PyValue, key: string, errs: Errors): PyDict | undefined => {
+  const v = lookup(container, key, errs)
+  if (v === undefined) return undefined
+  if (v.type === "dict") return v
+  errs.add(`Key "${key}" value was not an object: "${typeText(v, errs.options)}"`)
+  return undefined
+}
+
+export const readBool = (container: PyValue, key: string, errs: Errors): boolean | undefined => {
+  const v = lookup(container, key, errs)
+  if (v === undefined) return undefined
+  if (v.type === "bool") return v.value
+  errs.add(`Key "${key}" value was not a bool: "${typeText(v, errs.options)}"`)
+  return undefined
+}
+
+/** Whether an optional key is present (dev fields are only read when present). */
+export const has = (container: PyValue, key: string): boolean => container.type === "dict" && container.entries.has(key)
+
+// ---------------------------------------------------------------------------------------------
+// hex (Python bytes.fromhex)
+
+const isPySpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d)
+const digitValue = (c: number | undefined): number =>
+  c === undefined ? 99 : c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : 99
+
+/**
+ * `bytes.fromhex(s)`: case-insensitive, ASCII whitespace allowed *between* byte pairs; the error
+ * text names the first offending code point like CPython does.
+ */
+export const pyFromHex = (s: string): { ok: true; bytes: Uint8Array } | { ok: false; error: string } => {
+  const cps = Array.from(s, (ch) => ch.codePointAt(0)!)
+  const fail = (pos: number) => ({ ok: false as const, error: `non-hexadecimal number found in fromhex() arg at position ${pos}` })
+  const nonAscii = cps.findIndex((c) => c > 0x7f)
+  if (nonAscii >= 0) return fail(nonAscii)
+  const out: Array<number> = []
+  let i = 0
+  while (i < cps.length) {
+    if (isPySpace(cps[i])) {
+      while (i < cps.length && isPySpace(cps[i])) i++
+      if (i >= cps.length) break
+    }
+    const top = digitValue(cps[i])
+    if (top >= 16) return fail(i)
+    i++
+    const bot = digitValue(cps[i])
+    if (bot >= 16) return fail(i)
+    i++
+    out.push((top << 4) | bot)
+  }
+  return { ok: true, bytes: Uint8Array.from(out) }
+}
+
+export const HexLabel = {
+  masterPkey: "Master public key",
+  rotatingPkey: "Rotating public key",
+  masterSig: "Master key signature",
+  rotatingSig: "Rotating key signature"
+} as const
+
+/**
+ * A hex field of `chars` characters (protocol.md §1.5). D4b: a key whose text contains whitespace
+ * decodes to fewer than 32 bytes, which crashes the reference (`VerifyKey`) → 500; here it is a
+ * readable status-2 error. Short signatures pass through unchanged (the reference only fails to
+ * verify them, which is not a crash).
+ */
+export const decodeHex = (value: string, label: string, chars: number, errs: Errors, isKey: boolean): Uint8Array | undefined => {
+  const len = Array.from(value).length
+  if (len !== chars) {
+    errs.add(`${label} was not ${chars} characters, was ${len} characters`)
+    return undefined
+  }
+  const r = pyFromHex(value)
+  if (!r.ok) {
+    errs.add(`${label} was not valid hex: ${r.error}`)
+    return undefined
+  }
+  if (isKey && r.bytes.length !== chars / 2) {
+    errs.add(`${label} was not valid hex: contains whitespace, decoded to ${r.bytes.length} bytes instead of ${chars / 2}`)
+    return undefined
+  }
+  return r.bytes
+}

@@ -1,0 +1,397 @@
+/**
+ * Python `json.loads(bytes)` emulation (protocol.md §1.2), because acceptance and error texts of
+ * the reference depend on it:
+ * - text encoding detected like `json.detect_encoding` (UTF-8 with optional BOM, UTF-16/32 either
+ *   endian), decoded with `surrogatepass`;
+ * - `NaN` / `Infinity` / `-Infinity` literals; integers of arbitrary size (`bigint`, never rounded);
+ * - duplicate keys: last value wins, first position kept (Python dict assignment);
+ * - booleans stay booleans here: whether they count as integers is the field reader's decision
+ *   (D4a says they do not);
+ * - failures carry CPython's message, e.g. `Expecting value: line 1 column 1 (char 0)`.
+ * Never throws: every input gives a value or a message.
+ */
+import * as Either from "effect/Either"
+
+export type PyValue =
+  | { readonly type: "null" }
+  | { readonly type: "bool"; readonly value: boolean }
+  | { readonly type: "int"; readonly value: bigint }
+  | { readonly type: "float"; readonly value: number }
+  | { readonly type: "str"; readonly value: string }
+  | { readonly type: "list"; readonly items: ReadonlyArray<PyValue> }
+  | { readonly type: "dict"; readonly entries: ReadonlyMap<string, PyValue> }
+
+export const PyNull: PyValue = { type: "null" }
+
+/** The text of the exception `json.loads` raised (what `str(e)` gives). */
+export class PyJsonError {
+  readonly _tag = "PyJsonError"
+  constructor(readonly message: string) {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// bytes -> code points
+
+const utf8Error = (pos: number, reason: string, b: number) =>
+  new PyJsonError(`'utf-8' codec can't decode byte 0x${b.toString(16).padStart(2, "0")} in position ${pos}: ${reason}`)
+
+/** UTF-8 with Python's `surrogatepass` (encoded surrogates accepted) and Python's error texts. */
+const decodeUtf8 = (b: Uint8Array, start: number): Either.Either<Array<number>, PyJsonError> => {
+  const out: Array<number> = []
+  let i = start
+  while (i < b.length) {
+    const c = b[i]
+    if (c < 0x80) {
+      out.push(c)
+      i++
+      continue
+    }
+    let need: number
+    let cp: number
+    let min: number
+    if (c >= 0xc2 && c <= 0xdf) [need, cp, min] = [1, c & 0x1f, 0x80]
+    else if (c >= 0xe0 && c <= 0xef) [need, cp, min] = [2, c & 0x0f, 0x800]
+    else if (c >= 0xf0 && c <= 0xf4) [need, cp, min] = [3, c & 0x07, 0x10000]
+    else return Either.left(utf8Error(i, "invalid start byte", c))
+    for (let k = 1; k <= need; k++) {
+      if (i + k >= b.length) {
+        return Either.left(new PyJsonError(
+          `'utf-8' codec can't decode byte${k > 1 ? "s" : ""} ${Array.from(b.subarray(i, i + k)).map((x) => `0x${x.toString(16).padStart(2, "0")}`).join("")} in position ${i}${k > 1 ? `-${i + k - 1}` : ""}: unexpected end of data`
+        ))
+      }
+      const cc = b[i + k]
+      if ((cc & 0xc0) !== 0x80) return Either.left(utf8Error(i, "invalid continuation byte", c))
+      cp = (cp << 6) | (cc & 0x3f)
+    }
+    if (cp < min || cp > 0x10ffff) return Either.left(utf8Error(i, "invalid continuation byte", c))
+    out.push(cp)
+    i += need + 1
+  }
+  return Either.right(out)
+}
+
+const decodeUtf16 = (b: Uint8Array, le: boolean, start: number): Either.Either<Array<number>, PyJsonError> => {
+  const enc = le ? "utf-16-le" : "utf-16-be"
+  const out: Array<number> = []
+  let i = start
+  const unit = (j: number) => (le ? b[j] | (b[j + 1] << 8) : (b[j] << 8) | b[j + 1])
+  while (i < b.length) {
+    if (i + 1 >= b.length) {
+      return Either.left(new PyJsonError(`'${enc}' codec can't decode byte 0x${b[i].toString(16).padStart(2, "0")} in position ${i}: truncated data`))
+    }
+    const u = unit(i)
+    if (u >= 0xd800 && u <= 0xdbff && i + 3 < b.length) {
+      const v = unit(i + 2)
+      if (v >= 0xdc00 && v <= 0xdfff) {
+        out.push(0x10000 + ((u - 0xd800) << 10) + (v - 0xdc00))
+        i += 4
+        continue
+      }
+    }
+    out.push(u) // lone surrogates pass (surrogatepass)
+    i += 2
+  }
+  return Either.right(out)
+}
+
+const decodeUtf32 = (b: Uint8Array, le: boolean, start: number): Either.Either<Array<number>, PyJsonError> => {
+  const enc = le ? "utf-32-le" : "utf-32-be"
+  const out: Array<number> = []
+  for (let i = start; i < b.length; i += 4) {
+    if (i + 3 >= b.length) {
+      return Either.left(new PyJsonError(`'${enc}' codec can't decode bytes in position ${i}-${b.length - 1}: truncated data`))
+    }
+    const cp = le
+      ? (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0
+      : ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0
+    if (cp > 0x10ffff) {
+      return Either.left(new PyJsonError(`'${enc}' codec can't decode bytes in position ${i}-${i + 3}: code point not in range(0x110000)`))
+    }
+    out.push(cp)
+  }
+  return Either.right(out)
+}
+
+/** `json.detect_encoding` followed by `bytes.decode(enc, 'surrogatepass')`. */
+export const decodeText = (b: Uint8Array): Either.Either<Array<number>, PyJsonError> => {
+  const starts = (...p: Array<number>) => b.length >= p.length && p.every((x, i) => b[i] === x)
+  if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, 4)
+  if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, 4)
+  if (starts(0xff, 0xfe)) return decodeUtf16(b, true, 2)
+  if (starts(0xfe, 0xff)) return decodeUtf16(b, false, 2)
+  if (starts(0xef, 0xbb, 0xbf)) return decodeUtf8(b, 3)
+  if (b.length >= 4) {
+    if (b[0] === 0) return b[1] ? decodeUtf16(b, false, 0) : decodeUtf32(b, false, 0)
+    if (b[1] === 0) return b[2] || b[3] ? decodeUtf16(b, true, 0) : decodeUtf32(b, true, 0)
+  } else if (b.length === 2) {
+    if (b[0] === 0) return decodeUtf16(b, false, 0)
+    if (b[1] === 0) return decodeUtf16(b, true, 0)
+  }
+  return decodeUtf8(b, 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the scanner (CPython's `_json.c` c_make_scanner / scanstring, strict mode)
+
+/** Python's default `sys.get_int_max_str_digits()`. */
+export const INT_MAX_STR_DIGITS = 4300
+/** Deeper nesting is refused like CPython's RecursionError (and keeps our stack safe). */
+export const MAX_DEPTH = 900
+
+class Fail {
+  constructor(readonly message: string, readonly pos: number | undefined) {}
+}
+/** CPython's StopIteration(idx): becomes "Expecting value" at the top. */
+class Stop {
+  constructor(readonly pos: number) {}
+}
+
+const WS = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+const DIGIT = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x39
+
+const hexVal = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
+
+const fromCps = (cps: ArrayLike<number>, start: number, end: number): string => {
+  let s = ""
+  for (let i = start; i < end; i++) s += String.fromCodePoint(cps[i])
+  return s
+}
+
+class Scanner {
+  constructor(readonly s: ReadonlyArray<number>) {}
+
+  skipWs(i: number): number {
+    while (i < this.s.length && WS(this.s[i])) i++
+    return i
+  }
+
+  match(i: number, word: string): boolean {
+    for (let k = 0; k < word.length; k++) if (this.s[i + k] !== word.charCodeAt(k)) return false
+    return true
+  }
+
+  /** `scan_once`: a value at exactly `i` (no leading whitespace). */
+  value(i: number, depth: number): [PyValue, number] {
+    const s = this.s
+    if (i >= s.length) throw new Stop(i)
+    const c = s[i]
+    switch (c) {
+      case 0x22:
+        return this.string(i + 1)
+      case 0x7b:
+        if (depth >= MAX_DEPTH) throw new Fail("maximum recursion depth exceeded while decoding a JSON object from a unicode string", undefined)
+        return this.object(i + 1, depth + 1)
+      case 0x5b:
+        if (depth >= MAX_DEPTH) throw new Fail("maximum recursion depth exceeded while decoding a JSON array from a unicode string", undefined)
+        return this.array(i + 1, depth + 1)
+      case 0x6e:
+        if (this.match(i, "null")) return [PyNull, i + 4]
+        break
+      case 0x74:
+        if (this.match(i, "true")) return [{ type: "bool", value: true }, i + 4]
+        break
+      case 0x66:
+        if (this.match(i, "false")) return [{ type: "bool", value: false }, i + 5]
+        break
+      case 0x4e:
+        if (this.match(i, "NaN")) return [{ type: "float", value: NaN }, i + 3]
+        break
+      case 0x49:
+        if (this.match(i, "Infinity")) return [{ type: "float", value: Infinity }, i + 8]
+        break
+      case 0x2d:
+        if (this.match(i, "-Infinity")) return [{ type: "float", value: -Infinity }, i + 9]
+        break
+    }
+    return this.number(i)
+  }
+
+  /** `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`. */
+  number(start: number): [PyValue, number] {
+    const s = this.s
+    let i = start
+    if (s[i] === 0x2d) i++
+    if (s[i] === 0x30) i++
+    else if (DIGIT(s[i]) && s[i] !== 0x30) while (DIGIT(s[i])) i++
+    else throw new Stop(start)
+    const intEnd = i
+    let isFloat = false
+    if (s[i] === 0x2e && DIGIT(s[i + 1])) {
+      i += 2
+      while (DIGIT(s[i])) i++
+      isFloat = true
+    }
+    if (s[i] === 0x65 || s[i] === 0x45) {
+      let j = i + 1
+      if (s[j] === 0x2d || s[j] === 0x2b) j++
+      if (DIGIT(s[j])) {
+        while (DIGIT(s[j])) j++
+        i = j
+        isFloat = true
+      }
+    }
+    const text = fromCps(s, start, isFloat ? i : intEnd)
+    if (isFloat) return [{ type: "float", value: Number(text) }, i]
+    const digits = text.startsWith("-") ? text.length - 1 : text.length
+    if (digits > INT_MAX_STR_DIGITS) {
+      // CPython raises ValueError (not JSONDecodeError) for this; the message is what the handler prints.
+      throw new Fail(
+        `Exceeds the limit (${INT_MAX_STR_DIGITS} digits) for integer string conversion: value has ${digits} digits; use sys.set_int_max_str_digits() to increase the limit`,
+        undefined
+      )
+    }
+    return [{ type: "int", value: BigInt(text) }, intEnd]
+  }
+
+  /** `scanstring_unicode` (strict): `begin` is just after the opening quote. */
+  string(begin: number): [PyValue, number] {
+    const s = this.s
+    let i = begin
+    let out = ""
+    for (;;) {
+      let j = i
+      while (j < s.length && s[j] !== 0x22 && s[j] !== 0x5c) {
+        if (s[j] < 0x20) throw new Fail("Invalid control character at", j)
+        j++
+      }
+      if (j >= s.length) throw new Fail("Unterminated string starting at", begin - 1)
+      out += fromCps(s, i, j)
+      if (s[j] === 0x22) return [{ type: "str", value: out }, j + 1]
+      // backslash
+      j++
+      if (j >= s.length) throw new Fail("Unterminated string starting at", begin - 1)
+      const e = s[j]
+      if (e !== 0x75) {
+        const simple: Record<number, string> = { 0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t" }
+        const r = simple[e]
+        if (r === undefined) throw new Fail("Invalid \\escape", j - 1)
+        out += r
+        i = j + 1
+        continue
+      }
+      const hex4 = (at: number): number => {
+        if (at + 4 > s.length) throw new Fail("Invalid \\uXXXX escape", at - 1)
+        let v = 0
+        for (let k = 0; k < 4; k++) {
+          const h = hexVal(s[at + k])
+          if (h < 0) throw new Fail("Invalid \\uXXXX escape", at - 1)
+          v = (v << 4) | h
+        }
+        return v
+      }
+      let cp = hex4(j + 1)
+      j += 5
+      if (cp >= 0xd800 && cp <= 0xdbff && s[j] === 0x5c && s[j + 1] === 0x75) {
+        const lo = hex4(j + 2)
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
+          j += 6
+        }
+      }
+      out += String.fromCodePoint(cp)
+      i = j
+    }
+  }
+
+  object(start: number, depth: number): [PyValue, number] {
+    const s = this.s
+    const entries = new Map<string, PyValue>()
+    let i = this.skipWs(start)
+    if (i < s.length && s[i] === 0x7d) return [{ type: "dict", entries }, i + 1]
+    for (;;) {
+      if (i >= s.length || s[i] !== 0x22) throw new Fail("Expecting property name enclosed in double quotes", i)
+      const [key, afterKey] = this.string(i + 1)
+      i = this.skipWs(afterKey)
+      if (i >= s.length || s[i] !== 0x3a) throw new Fail("Expecting ':' delimiter", i)
+      i = this.skipWs(i + 1)
+      const [v, afterValue] = this.value(i, depth)
+      entries.set((key as { value: string }).value, v)
+      i = this.skipWs(afterValue)
+      if (i < s.length && s[i] === 0x7d) return [{ type: "dict", entries }, i + 1]
+      if (i >= s.length || s[i] !== 0x2c) throw new Fail("Expecting ',' delimiter", i)
+      i = this.skipWs(i + 1)
+    }
+  }
+
+  array(start: number, depth: number): [PyValue, number] {
+    const s = this.s
+    const items: Array<PyValue> = []
+    let i = this.skipWs(start)
+    if (i < s.length && s[i] === 0x5d) return [{ type: "list", items }, i + 1]
+    for (;;) {
+      const [v, after] = this.value(i, depth)
+      items.push(v)
+      i = this.skipWs(after)
+      if (i < s.length && s[i] === 0x5d) return [{ type: "list", items }, i + 1]
+      if (i >= s.length || s[i] !== 0x2c) throw new Fail("Expecting ',' delimiter", i)
+      i = this.skipWs(i + 1)
+    }
+  }
+}
+
+/** `JSONDecodeError.__str__`: `msg: line L column C (char P)`. */
+const withPosition = (s: ReadonlyArray<number>, msg: string, pos: number): string => {
+  let line = 1
+  let lastNl = -1
+  for (let k = 0; k < pos && k < s.length; k++) {
+    if (s[k] === 0x0a) {
+      line++
+      lastNl = k
+    }
+  }
+  return `${msg}: line ${line} column ${pos - lastNl} (char ${pos})`
+}
+
+/** Parses already-decoded text given as code points. */
+export const parseCodePoints = (s: ReadonlyArray<number>): Either.Either<PyValue, PyJsonError> => {
+  const sc = new Scanner(s)
+  try {
+    const start = sc.skipWs(0)
+    const [v, end] = sc.value(start, 0)
+    const after = sc.skipWs(end)
+    if (after !== s.length) return Either.left(new PyJsonError(withPosition(s, "Extra data", after)))
+    return Either.right(v)
+  } catch (e) {
+    if (e instanceof Stop) return Either.left(new PyJsonError(withPosition(s, "Expecting value", e.pos)))
+    if (e instanceof Fail) return Either.left(new PyJsonError(e.pos === undefined ? e.message : withPosition(s, e.message, e.pos)))
+    if (e instanceof RangeError) return Either.left(new PyJsonError("maximum recursion depth exceeded while decoding a JSON document"))
+    throw e
+  }
+}
+
+/** `json.loads(body)` for a request body. */
+export const parse = (body: Uint8Array): Either.Either<PyValue, PyJsonError> =>
+  Either.flatMap(decodeText(body), parseCodePoints)
+
+/** `json.loads(str)` (e.g. a vectors file already in memory). */
+export const parseString = (text: string): Either.Either<PyValue, PyJsonError> => {
+  const cps = Array.from(text, (ch) => ch.codePointAt(0)!)
+  if (cps[0] === 0xfeff) return Either.left(new PyJsonError(withPosition(cps, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0)))
+  return parseCodePoints(cps)
+}
+
+// ---------------------------------------------------------------------------------------------
+// conversions
+
+/** A plain JS view (ints as bigint, dicts as objects) for comparisons in tests and the runner. */
+export type Plain = null | boolean | bigint | number | string | ReadonlyArray<Plain> | { readonly [k: string]: Plain }
+
+export const toPlain = (v: PyValue): Plain => {
+  switch (v.type) {
+    case "null":
+      return null
+    case "bool":
+    case "int":
+    case "float":
+    case "str":
+      return v.value
+    case "list":
+      return v.items.map(toPlain)
+    case "dict": {
+      const o: Record<string, Plain> = {}
+      for (const [k, x] of v.entries) o[k] = toPlain(x)
+      return o
+    }
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The client route table (protocol.md §1.1, §2), defined once and usable two ways:
+ * - `dispatch(request)`: an in-process function `(method, path, headers, body) → Effect<response>`;
+ *   the onion-request handler sends decrypted inner requests through it (§4.3), and the HTTP
+ *   server (`Server.ts`) is a thin adapter around it;
+ * - `handlers`: the five endpoint handlers by path.
+ *
+ * Every handler answers HTTP 200 with a JSON envelope; nothing a client sends produces a 500
+ * (D4b): parse problems are status 2, core rejections keep their status, and any unexpected
+ * failure or defect becomes a generic envelope (status 1 on add/generate, 2 elsewhere, matching
+ * the status codes each route can emit).
+ */
+import {
+  BackendSettings,
+  Payments,
+  ProDetails,
+  type ProPlan,
+  Proofs,
+  RequestRejected,
+  Revocations
+} from "@session-pro/core"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { OnionRequests } from "../OnionRequests/OnionRequests.js"
+import * as Clock from "effect/Clock"
+import {
+  parseAddProPayment,
+  parseGenerateProProof,
+  parseGetProDetails,
+  parseGetProRevocations,
+  type ParseContext,
+  type ParseResult,
+  parseSetPaymentRefundRequested
+} from "../Protocol/Requests.js"
+import type { WireValue } from "../Protocol/Wire.js"
+import * as Pages from "./Pages.js"
+
+export type { RouteResponse } from "./Pages.js"
+
+export interface RouteRequest {
+  /** Upper-case HTTP method. */
+  readonly method: string
+  /** The path without query string. */
+  readonly path: string
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array
+}
+
+/** JSON routes refuse bodies above this (the reference has no limit; real requests are < 1 KiB). */
+export const MAX_JSON_BODY_BYTES = 1024 * 1024
+export const ONION_PATH = "/oxen/v4/lsrpc"
+
+/** Services the client routes need (the core's, plus the onion service for `/oxen/v4/lsrpc`). */
+export type RouteServices = Proofs | Revocations | ProDetails | Payments | BackendSettings | OnionRequests
+
+/** Flask/Werkzeug: a form content type makes `request.data` empty (§1.1, vector `onion_form_content_type`). */
+export const effectiveBody = (headers: Readonly<Record<string, string>>, body: Uint8Array): Uint8Array => {
+  const ct = (headers["content-type"] ?? "").split(";")[0].trim().toLowerCase()
+  return ct === "application/x-www-form-urlencoded" || ct === "multipart/form-data" ? new Uint8Array(0) : body
+}
+
+const parseContext = Effect.gen(function*() {
+  const settings = yield* BackendSettings
+  const nowMs = yield* Clock.currentTimeMillis
+  return { nowMs, dev: settings.dev, unsafeLogging: settings.unsafeLogging } satisfies ParseContext
+})
+
+/**
+ * One JSON endpoint: parse (status 2 on failure), run the core, map `RequestRejected` to its
+ * envelope and anything else to a generic error envelope.
+ */
+const endpoint = <A, R>(
+  name: string,
+  unexpectedStatus: 1 | 2,
+  parse: (body: Uint8Array, ctx: ParseContext) => ParseResult<A>,
+  run: (request: A) => Effect.Effect<WireValue, unknown, R>
+) =>
+(body: Uint8Array): Effect.Effect<Pages.RouteResponse, never, R | BackendSettings> =>
+  Effect.gen(function*() {
+    const ctx = yield* parseContext
+    const parsed = parse(body, ctx)
+    if (Either.isLeft(parsed)) return Pages.failure(parsed.left.status, parsed.left.errors)
+    return yield* run(parsed.right).pipe(
+      Effect.map(Pages.success),
+      Effect.catchIf(
+        (e): e is RequestRejected => e instanceof RequestRejected,
+        (e) => Effect.succeed(Pages.failure(e.status, e.errors))
+      )
+    )
+  }).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.interrupt
+        : Effect.as(
+          Effect.logError(`${name}: unexpected failure`, cause),
+          Pages.failure(unexpectedStatus, [`Internal error while handling ${name}, please try again later`])
+        )
+    ),
+    Effect.withSpan(`ClientRoutes${name}`)
+  )
+
+export const handlers = {
+  "/add_pro_payment": endpoint("/add_pro_payment", 1, parseAddProPayment, (req) =>
+    Effect.gen(function*() {
+      const proofs = yield* Proofs
+      // Protocol keeps the plan as the wire integer; the core types it as ProPlan.
+      const proof = yield* proofs.addProPayment({ ...req, dev: req.dev && { ...req.dev, plan: req.dev.plan as ProPlan } })
+      return proofs.proofToJson(proof) as unknown as WireValue
+    })),
+  "/generate_pro_proof": endpoint("/generate_pro_proof", 1, parseGenerateProProof, (req) =>
+    Effect.gen(function*() {
+      const proofs = yield* Proofs
+      const proof = yield* proofs.generateProProof(req)
+      return proofs.proofToJson(proof) as unknown as WireValue
+    })),
+  "/get_pro_revocations": endpoint("/get_pro_revocations", 2, parseGetProRevocations, (req) =>
+    Effect.gen(function*() {
+      const revocations = yield* Revocations
+      const r = yield* revocations.list(req.ticket)
+      return { items: r.items as unknown as WireValue, retry_in_s: 86400, ticket: r.ticket, version: req.version }
+    })),
+  "/get_pro_details": endpoint("/get_pro_details", 2, parseGetProDetails, (req) =>
+    Effect.gen(function*() {
+      const details = yield* ProDetails
+      return (yield* details.get(req)) as unknown as WireValue
+    })),
+  "/set_payment_refund_requested": endpoint(
+    "/set_payment_refund_requested",
+    2,
+    parseSetPaymentRefundRequested,
+    (req) =>
+      Effect.gen(function*() {
+        const payments = yield* Payments
+        const r = yield* payments.setRefundRequested(req)
+        return { updated: r.updated, version: 0 }
+      })
+  )
+} as const
+
+export type ClientPath = keyof typeof handlers
+export const CLIENT_PATHS = Object.keys(handlers) as ReadonlyArray<ClientPath>
+
+const isClientPath = (path: string): path is ClientPath => Object.prototype.hasOwnProperty.call(handlers, path)
+
+/** The answer to a JSON route body above `MAX_JSON_BODY_BYTES`. */
+export const bodyTooLarge = (): Pages.RouteResponse =>
+  Pages.json({ errors: [`Request body too large: the limit is ${MAX_JSON_BODY_BYTES} bytes`], status: 2 }, 413)
+
+/**
+ * The whole route table, in-process. Werkzeug semantics: unknown path → 404, known path with
+ * another method → 405 (`Allow: POST, OPTIONS`), OPTIONS → 200 with `Allow`.
+ */
+export const dispatch = (request: RouteRequest): Effect.Effect<Pages.RouteResponse, never, RouteServices> =>
+  Effect.suspend((): Effect.Effect<Pages.RouteResponse, never, RouteServices> => {
+    const path = request.path
+    const known = isClientPath(path) || path === ONION_PATH
+    if (!known) return Effect.succeed(Pages.notFound())
+    const method = request.method.toUpperCase()
+    if (method === "OPTIONS") return Effect.succeed(Pages.options())
+    if (method !== "POST") return Effect.succeed(Pages.methodNotAllowed())
+    const body = effectiveBody(request.headers, request.body)
+    if (path === ONION_PATH) {
+      // Inner requests are dispatched through this same table (any route, incl. this one).
+      return OnionRequests.pipe(
+        Effect.flatMap((onion) => onion.handle(body, (inner) => dispatch(inner)))
+      )
+    }
+    if (body.length > MAX_JSON_BODY_BYTES) return Effect.succeed(bodyTooLarge())
+    return handlers[path as ClientPath](body)
+  })

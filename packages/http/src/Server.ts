@@ -1,0 +1,152 @@
+/**
+ * The HTTP adapter: a raw `HttpApp` around `ClientRoutes.dispatch` (bodies read as bytes whatever
+ * the Content-Type, responses written byte-exact), `GET /healthz`, and the NodeHttpServer layer.
+ *
+ * Seams for the rest of the server binary (config, workers, metrics):
+ * - `extraRoutes`: an `HttpRouter` tried first (e.g. the ops `/healthz` + `/metrics`); anything it
+ *   does not match falls through to the client routes;
+ * - `middleware`: wraps the whole app (request logging, metrics, a fixed clock in conformance);
+ * - the services (`Backend.layer(...)`, `OnionRequests.layer()`) are provided by the caller, or
+ *   use `layerWithBackend`.
+ */
+import { HttpApp, HttpIncomingMessage, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Backend } from "@session-pro/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { createServer } from "node:http"
+import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
+import * as OnionRequests from "./OnionRequests/OnionRequests.js"
+import {
+  bodyTooLarge,
+  CLIENT_PATHS,
+  dispatch,
+  MAX_JSON_BODY_BYTES,
+  ONION_PATH,
+  type RouteRequest,
+  type RouteServices
+} from "./Routes/ClientRoutes.js"
+import * as Pages from "./Routes/Pages.js"
+
+export type AppMiddleware = <E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>
+
+export interface AppOptions<E = never, R = never> {
+  readonly extraRoutes?: HttpRouter.HttpRouter<E, R> | undefined
+  readonly middleware?: AppMiddleware | undefined
+  /** Replaces the built-in `/healthz` check (default: `SELECT 1` on the database). */
+  readonly health?: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, any> | undefined
+}
+
+/** Default health: the database answers. */
+export const databaseHealth: Effect.Effect<{ ok: boolean; detail: string }, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql`SELECT 1`.pipe(
+    Effect.timeout("2 seconds"),
+    Effect.as({ ok: true, detail: "database reachable" }),
+    Effect.catchAllCause(() => Effect.succeed({ ok: false, detail: "database unreachable" }))
+  )
+})
+
+const toServerResponse = (r: Pages.RouteResponse): HttpServerResponse.HttpServerResponse => {
+  const { "content-type": contentType, ...rest } = r.headers
+  return HttpServerResponse.uint8Array(r.body, { status: r.status, headers: rest, contentType })
+}
+
+const lowerHeaders = (h: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(h)) {
+    if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : String(v)
+  }
+  return out
+}
+
+/** WSGI servers hand Flask a percent-decoded PATH_INFO. */
+const pathOf = (url: string): string => {
+  const raw = url.split("?")[0] || "/"
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
+const isMaxBytes = (e: unknown): boolean => {
+  const cause = (e as { cause?: unknown })?.cause
+  return cause instanceof Error && cause.message.includes("maxBytes")
+}
+
+/** The client routes as an `HttpApp` (what `HttpServer.serve` runs). */
+export const clientApp: HttpApp.Default<never, RouteServices> = Effect.gen(function*() {
+  const req = yield* HttpServerRequest.HttpServerRequest
+  const path = pathOf(req.url)
+  const method = req.method.toUpperCase()
+  const headers = lowerHeaders(req.headers as Record<string, string>)
+  const known = (CLIENT_PATHS as ReadonlyArray<string>).includes(path) || path === ONION_PATH
+  let body = new Uint8Array(0)
+  if (known && method === "POST") {
+    const isOnion = path === ONION_PATH
+    // The onion handler answers > 10 MiB itself (400), so read one byte more than that.
+    const limit = isOnion ? ONION_MAX_BODY_BYTES + 1 : MAX_JSON_BODY_BYTES
+    const declared = Number(headers["content-length"] ?? "0")
+    if (!isOnion && declared > limit) return toServerResponse(bodyTooLarge())
+    const read = yield* req.arrayBuffer.pipe(
+      HttpIncomingMessage.withMaxBodySize(Option.some(limit)),
+      Effect.map((b) => ({ ok: true as const, bytes: new Uint8Array(b) })),
+      Effect.catchAll((e) => Effect.succeed({ ok: false as const, tooLarge: isMaxBytes(e) }))
+    )
+    if (!read.ok) {
+      return toServerResponse(read.tooLarge && !isOnion ? bodyTooLarge() : Pages.badRequest())
+    }
+    body = read.bytes
+  }
+  const request: RouteRequest = { method, path, headers, body }
+  return toServerResponse(yield* dispatch(request))
+})
+
+const healthRoute = (check: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, any>) =>
+  Effect.map(check, (h) =>
+    toServerResponse(
+      Pages.json({ status: h.ok ? "ok" : "unavailable", detail: h.detail }, h.ok ? 200 : 503)
+    ))
+
+/** The full app: extra routes first, `/healthz`, then the client routes. */
+export const makeApp = <E, R>(options: AppOptions<E, R> = {}): HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> => {
+  const health = options.health ?? databaseHealth
+  const base: HttpApp.Default<never, RouteServices | SqlClient.SqlClient> = Effect.gen(function*() {
+    const req = yield* HttpServerRequest.HttpServerRequest
+    if (pathOf(req.url) === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return yield* healthRoute(health)
+    return yield* clientApp
+  })
+  const withExtra: HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> = options.extraRoutes
+    ? (Effect.catchTag(options.extraRoutes as unknown as Effect.Effect<HttpServerResponse.HttpServerResponse, E | { readonly _tag: "RouteNotFound" }, R | HttpServerRequest.HttpServerRequest>, "RouteNotFound", () => base) as any)
+    : base
+  const app = options.middleware ? options.middleware(withExtra) : withExtra
+  // Last line of defence: a defect in the adapter itself still answers with an envelope (D4b).
+  return app.pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.as(Effect.logError("http adapter defect", defect), toServerResponse(Pages.failure(2, ["Internal error"])))
+    )
+  )
+}
+
+export interface ListenOptions {
+  readonly port: number
+  readonly host?: string | undefined
+}
+
+/** Serves `makeApp(options)` on NodeHttpServer; requires the route services and SqlClient. */
+export const layer = <E, R>(options: ListenOptions & AppOptions<E, R>) =>
+  HttpServer.serve(makeApp(options)).pipe(
+    HttpServer.withLogAddress,
+    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
+  )
+
+/** The route services over the core backend (`Backend.layer`) plus the onion service from its keys. */
+export const servicesLayer = (backend: Backend.BackendLayerOptions) =>
+  OnionRequests.layer().pipe(Layer.provideMerge(Backend.layer(backend)))
+
+/** Convenience: server + backend in one layer. */
+export const layerWithBackend = <E, R>(options: ListenOptions & AppOptions<E, R> & { readonly backend: Backend.BackendLayerOptions }) =>
+  layer(options).pipe(Layer.provide(servicesLayer(options.backend)))
