@@ -6,7 +6,7 @@
  * `subscriptionsv2.get` (Google may already show the purchase as acknowledged, e.g. after a retry
  * whose answer was lost) and calls `purchases.subscriptions.acknowledge` otherwise. Failures are
  * logged, the row is rescheduled with exponential back-off (well inside Google's 3-day window), and
- * the core records a user error so the client's `error_report` prompts support until it succeeds.
+ * a user error is recorded so the client's `error_report` prompts support until it succeeds.
  */
 import { Database, GoogleAckOutbox, type GoogleAckEntry, PaymentProvider, UserErrors } from "@session-pro/core"
 import { Clock, Config, Context, Duration, Effect, Layer, Schedule } from "effect"
@@ -19,6 +19,8 @@ export interface GoogleAckOutboxWorkerOptions {
   /** First retry delay and cap (default 10 s doubling up to 1 h: ~20 attempts inside 3 days). */
   readonly backoffInitial?: Duration.DurationInput | undefined
   readonly backoffMax?: Duration.DurationInput | undefined
+  /** Failed attempts after which a user error flags the chain (default 1: every failure, D4c). */
+  readonly userErrorAfterAttempts?: number | undefined
 }
 
 export interface AckRunResult {
@@ -49,6 +51,7 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
     const userErrors = yield* UserErrors
     const initial = Duration.decode(options.backoffInitial ?? "10 seconds")
     const max = Duration.decode(options.backoffMax ?? "1 hour")
+    const userErrorAfter = Math.max(1, options.userErrorAfterAttempts ?? 1)
 
     const ackOne = (row: GoogleAckEntry) =>
       Effect.gen(function*() {
@@ -72,8 +75,8 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
           yield* db.transaction(
             Effect.gen(function*() {
               yield* outbox.markDone(row.id)
-              // Earlier failures flagged the chain (markFailed writes a user error); the purchase is safe now.
-              if (row.attempts > 0) {
+              // Earlier failures flagged the chain; the purchase is safe now.
+              if (row.attempts >= userErrorAfter) {
                 yield* userErrors.delete({ provider: PaymentProvider.GooglePlayStore, paymentId: row.purchaseToken })
               }
             })
@@ -89,8 +92,11 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
         yield* Effect.logError(
           `Google acknowledgement failed (attempt ${attempts}, retry in ${Duration.format(delay)}): ${r.left.message}`
         ).pipe(Effect.annotateLogs({ orderId: row.orderId }))
-        // Also records the user error for the token (core, D4c).
-        yield* outbox.markFailed(row.id, { error: r.left.message, backoffMs: Duration.toMillis(delay) })
+        yield* outbox.markFailed(row.id, {
+          error: r.left.message,
+          backoffMs: Duration.toMillis(delay),
+          recordUserError: attempts >= userErrorAfter
+        })
       }
       return { acknowledged, alreadyAcknowledged, failed }
     }).pipe(

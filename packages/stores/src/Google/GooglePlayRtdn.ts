@@ -24,7 +24,7 @@ import {
   TESTING_GOOGLE_GRACE_PERIOD_MS,
   UserErrors
 } from "@session-pro/core"
-import { Clock, Config, Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Clock, Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { AndroidPublisher, type AndroidPublisherError } from "./AndroidPublisher.js"
 import {
   AcknowledgementState,
@@ -127,7 +127,10 @@ export const parseRtdn = (
   const text = typeof data === "string" ? data : new TextDecoder().decode(data)
   const fail = (message: string) => Either.left(new RtdnParseError({ message }))
   const decoded = decodeRtdn(text)
-  if (Either.isLeft(decoded)) return fail(`invalid RTDN: ${decoded.left.message}`)
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    return fail(`invalid RTDN: ${issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`)
+  }
   const m = decoded.right
   if (m.packageName !== packageName) {
     return fail(`RTDN for package ${m.packageName}, expected ${packageName}`)

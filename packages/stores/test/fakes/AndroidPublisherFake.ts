@@ -30,6 +30,10 @@ export class AndroidPublisherFake {
   readonly products = new Map<string, unknown>()
   /** Queued failures per API (consumed one per request). */
   private failures = new Map<RecordedCall["api"], Array<Failure>>()
+  /** Requests received per API, counted on arrival (before any artificial latency). */
+  readonly arrived = new Map<RecordedCall["api"], number>()
+  /** Artificial latency per API (ms), to hold a request in flight. */
+  readonly delays = new Map<RecordedCall["api"], number>()
   /** When true (default) a successful acknowledge flips the stored resource to ACKNOWLEDGED, as Google does. */
   acknowledgeUpdatesResource = true
   port = 0
@@ -82,6 +86,8 @@ export class AndroidPublisherFake {
     this.subscriptions.clear()
     this.products.clear()
     this.failures.clear()
+    this.delays.clear()
+    this.arrived.clear()
   }
 
   async stop(): Promise<void> {
@@ -93,6 +99,23 @@ export class AndroidPublisherFake {
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
+      const api = this.apiOf(req.method ?? "", new URL(req.url ?? "/", "http://fake").pathname)
+      this.arrived.set(api, (this.arrived.get(api) ?? 0) + 1)
+      const delay = this.delays.get(api) ?? 0
+      if (delay > 0) setTimeout(() => this.answer(req, res, chunks), delay)
+      else this.answer(req, res, chunks)
+    })
+  }
+
+  private apiOf(method: string, p: string): RecordedCall["api"] {
+    if (method === "GET" && /\/purchases\/subscriptionsv2\/tokens\//.test(p)) return "purchases.subscriptionsv2.get"
+    if (method === "POST" && /:acknowledge$/.test(p)) return "purchases.subscriptions.acknowledge"
+    if (method === "GET" && /\/subscriptions\/[^/]+$/.test(p)) return "monetization.subscriptions.get"
+    return "unknown"
+  }
+
+  private answer(req: http.IncomingMessage, res: http.ServerResponse, chunks: Array<Buffer>) {
+    {
       const body = Buffer.concat(chunks).toString("utf8")
       const url = new URL(req.url ?? "/", "http://fake")
       const p = url.pathname
@@ -137,6 +160,6 @@ export class AndroidPublisherFake {
         return r === undefined ? send(404, { error: { code: 404, message: "Product not found." } }, call) : send(200, r, call)
       }
       send(404, { error: { code: 404, message: `fake: no route ${req.method} ${p}` } }, { api: "unknown" })
-    })
+    }
   }
 }

@@ -1,0 +1,121 @@
+/**
+ * D4c acknowledgement outbox worker against the Android Publisher fake: failing-then-succeeding
+ * acknowledge with exponential back-off, user error while it fails, already-acknowledged
+ * purchases, and the background loop.
+ */
+import { GoogleAckOutbox, UserErrors } from "@session-pro/core"
+import { Duration, Effect, Layer, ManagedRuntime } from "effect"
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
+import * as AndroidPublisher from "../src/Google/AndroidPublisher.js"
+import * as Worker from "../src/Google/GoogleAckOutboxWorker.js"
+import { AndroidPublisherFake } from "./fakes/AndroidPublisherFake.js"
+import { googleLayer, PRODUCT, randomToken, resource } from "./google-helpers.js"
+
+let fake: AndroidPublisherFake
+let rt: ManagedRuntime.ManagedRuntime<any, any>
+
+beforeAll(async () => {
+  fake = await AndroidPublisherFake.start()
+})
+afterAll(async () => {
+  await fake.stop()
+})
+beforeEach(() => {
+  fake.reset()
+  rt = ManagedRuntime.make(
+    Worker.layerService({ backoffInitial: "100 millis", backoffMax: "400 millis" }).pipe(Layer.provideMerge(googleLayer(fake)))
+  )
+})
+afterEach(async () => {
+  await rt.dispose()
+})
+
+const run = <A>(eff: Effect.Effect<A, any, any>): Promise<A> => rt.runPromise(eff as Effect.Effect<A, never, never>)
+const enqueue = (token: string) =>
+  run(Effect.flatMap(GoogleAckOutbox, (o) => o.enqueue({ purchaseToken: token, orderId: `GPA.${token}` })))
+const runOnce = () => run(Effect.flatMap(Worker.GoogleAckOutboxWorker, (w) => w.runOnce))
+const entries = () => run(Effect.flatMap(GoogleAckOutbox, (o) => o.all))
+const hasUserError = (token: string) => run(Effect.flatMap(UserErrors, (u) => u.has({ provider: 1, paymentId: token })))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe("Google acknowledgement outbox worker", () => {
+  it("backoffAfter doubles from the initial delay up to the cap", () => {
+    const d = (n: number) => Duration.toMillis(Worker.backoffAfter(n, Duration.seconds(10), Duration.hours(1)))
+    expect([1, 2, 3, 4, 9, 10, 50].map(d)).toEqual([10_000, 20_000, 40_000, 80_000, 2_560_000, 3_600_000, 3_600_000])
+  })
+
+  it("retries a failing acknowledge with back-off until Google accepts it", async () => {
+    const token = randomToken()
+    fake.setSubscription(token, resource({ orderId: `GPA.${token}`, expiryMs: 1_760_000_300_000 }))
+    fake.failNext("purchases.subscriptions.acknowledge", 2, 503)
+    expect(await enqueue(token)).toBe(true)
+    expect(await enqueue(token)).toBe(false) // idempotent per token + order
+
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 1 })
+    let [e] = await entries()
+    expect(e.attempts).toBe(1)
+    expect(e.lastError).toContain("503")
+    expect(e.doneUnixTsMs).toBeNull()
+    expect(await hasUserError(token)).toBe(true)
+    // Not due yet: nothing happens before the back-off elapses.
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 0 })
+
+    await sleep(150)
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 1 })
+    ;[e] = await entries()
+    expect(e.attempts).toBe(2)
+    expect(e.nextAttemptUnixTsMs - Date.now()).toBeGreaterThan(100) // second delay = 200 ms
+
+    await sleep(250)
+    expect(await runOnce()).toEqual({ acknowledged: 1, alreadyAcknowledged: 0, failed: 0 })
+    ;[e] = await entries()
+    expect(e.doneUnixTsMs).not.toBeNull()
+    expect(await hasUserError(token)).toBe(false)
+    const acks = fake.callsOf("purchases.subscriptions.acknowledge")
+    expect(acks.map((c) => c.status)).toEqual([503, 503, 200])
+    expect(acks[2]).toMatchObject({ purchaseToken: token, subscriptionId: PRODUCT }) // quirk 11 fixed
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 0 })
+  })
+
+  it("skips the acknowledge call when Google already shows the purchase acknowledged", async () => {
+    const token = randomToken()
+    fake.setSubscription(token, resource({ orderId: `GPA.${token}`, expiryMs: 1_760_000_300_000, ack: "ACKNOWLEDGED" }))
+    await enqueue(token)
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 1, failed: 0 })
+    expect(fake.callsOf("purchases.subscriptions.acknowledge")).toHaveLength(0)
+  })
+
+  it("a failing subscriptionsv2 read counts as a failed attempt", async () => {
+    const token = randomToken()
+    await enqueue(token) // the fake does not know the token → 404
+    expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 1 })
+    expect((await entries())[0].lastError).toContain("404")
+  })
+
+  it("the layer's background loop drains the outbox", async () => {
+    const token = randomToken()
+    fake.setSubscription(token, resource({ orderId: `GPA.${token}`, expiryMs: 1_760_000_300_000 }))
+    const loop = ManagedRuntime.make(
+      Worker.layer({ pollInterval: "50 millis" }).pipe(Layer.provideMerge(googleLayer(fake)))
+    )
+    await loop.runPromise(
+      Effect.flatMap(GoogleAckOutbox, (o) => o.enqueue({ purchaseToken: token })) as Effect.Effect<boolean, never, never>
+    )
+    const t0 = Date.now()
+    while (fake.callsOf("purchases.subscriptions.acknowledge").length === 0 && Date.now() - t0 < 5_000) await sleep(20)
+    expect(fake.callsOf("purchases.subscriptions.acknowledge")).toHaveLength(1)
+    await loop.dispose()
+  })
+
+  it("AndroidPublisher.layerConfig reads its options from Config", async () => {
+    const { ConfigProvider } = await import("effect")
+    const { Config } = await import("effect")
+    const layer = AndroidPublisher.layerConfig({
+      packageName: Config.string("PKG"),
+      subscriptionProductId: Config.string("PRODUCT"),
+      apiRoot: Config.string("ROOT")
+    }).pipe(Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["PKG", "p"], ["PRODUCT", "s"], ["ROOT", fake.apiRoot]])))))
+    const opts = await Effect.runPromise(Effect.map(AndroidPublisher.AndroidPublisher, (p) => p.options).pipe(Effect.provide(layer)))
+    expect(opts).toMatchObject({ packageName: "p", subscriptionProductId: "s", apiRoot: fake.apiRoot })
+  })
+})
