@@ -4,6 +4,12 @@ import { BackendKeys } from "./BackendKeys.js"
 import { StorageError } from "./Domain/Errors.js"
 import { BackendSettings, type BackendSettingsShape } from "./Domain/Settings.js"
 import { Entitlement } from "./Entitlement.js"
+import { ExpirySweep } from "./ExpirySweep.js"
+import { Inspect } from "./Inspect.js"
+import { AppleNotificationHistory, GoogleNotificationHistory } from "./NotificationHistory.js"
+import { ProDetails } from "./ProDetails.js"
+import { Reports } from "./Reports.js"
+import { UserErrors } from "./UserErrors.js"
 import { GenerationIndex } from "./GenerationIndex.js"
 import { GoogleAckOutbox } from "./GoogleAckOutbox.js"
 import { Payments } from "./Payments.js"
@@ -24,16 +30,34 @@ export type BackendServices =
   | Payments
   | GoogleAckOutbox
   | Proofs
+  | ProDetails
+  | UserErrors
+  | AppleNotificationHistory
+  | GoogleNotificationHistory
+  | ExpirySweep
+  | Inspect
+  | Reports
 
 /** Wire every core service over an already-provided Database + BackendSettings. */
 export const servicesLayer = <E, R>(base: Layer.Layer<Database | SqlClient.SqlClient | BackendSettings, E, R>) => {
   const keys = BackendKeys.Default.pipe(Layer.provideMerge(base))
-  const l2 = Layer.mergeAll(Entitlement.Default, GenerationIndex.Default, Revocations.Default, GoogleAckOutbox.Default).pipe(
+  const l2 = Layer.mergeAll(
+    Entitlement.Default,
+    GenerationIndex.Default,
+    Revocations.Default,
+    GoogleAckOutbox.Default,
+    UserErrors.Default,
+    AppleNotificationHistory.Default,
+    GoogleNotificationHistory.Default,
+    ExpirySweep.Default,
+    Inspect.Default,
+    Reports.Default
+  ).pipe(
     Layer.provideMerge(keys)
   )
   const l3 = Redemption.Default.pipe(Layer.provideMerge(l2))
   const l4 = Payments.Default.pipe(Layer.provideMerge(l3))
-  const l5 = Layer.mergeAll(Proofs.Default).pipe(Layer.provideMerge(l4))
+  const l5 = Layer.mergeAll(Proofs.Default, ProDetails.Default).pipe(Layer.provideMerge(l4))
   return l5
 }
 

@@ -36,6 +36,7 @@ export const proofToJson = (p: ProProof): ProProofJson => ({
  * bootstrapped it) and cached for the life of the layer.
  */
 export class BackendKeys extends Effect.Service<BackendKeys>()("@session-pro/core/BackendKeys", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const rows = yield* storage(db.sql`SELECT gen_index, gen_index_salt, backend_key, last_expire_unix_ts_ms,

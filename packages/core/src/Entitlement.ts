@@ -90,6 +90,7 @@ export const computeEntitlement = (rows: ReadonlyArray<LookupRow>): EntitlementR
 
 /** Entitlement lookup (§5.9) and the shared user refresh (§6.0). */
 export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/core/Entitlement", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const sql = db.sql

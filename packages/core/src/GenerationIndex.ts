@@ -5,6 +5,7 @@ import { blob, Database, num, storage } from "./Storage/Database.js"
 
 /** §5.11: the global generation-index counter and the user upsert that goes with an allocation. */
 export class GenerationIndex extends Effect.Service<GenerationIndex>()("@session-pro/core/GenerationIndex", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const sql = db.sql

@@ -1,7 +1,31 @@
 import { Clock, Effect } from "effect"
 import { PaymentProvider } from "./Domain/Enums.js"
 import { Database, storage } from "./Storage/Database.js"
-import { decodeGoogleAck } from "./Storage/Rows.js"
+import { decodeGoogleAck, type GoogleAckRow } from "./Storage/Rows.js"
+
+/** An outbox entry as the acknowledgement worker sees it. */
+export interface GoogleAckEntry {
+  readonly id: number
+  readonly purchaseToken: string
+  readonly orderId: string
+  readonly subscriptionId: string | null
+  readonly createdUnixTsMs: number
+  readonly nextAttemptUnixTsMs: number
+  readonly attempts: number
+  readonly lastError: string | null
+  readonly doneUnixTsMs: number | null
+}
+const toEntry = (r: GoogleAckRow): GoogleAckEntry => ({
+  id: r.id,
+  purchaseToken: r.purchase_token,
+  orderId: r.order_id,
+  subscriptionId: r.subscription_id,
+  createdUnixTsMs: r.created_unix_ts_ms,
+  nextAttemptUnixTsMs: r.next_attempt_unix_ts_ms,
+  attempts: r.attempts,
+  lastError: r.last_error,
+  doneUnixTsMs: r.done_unix_ts_ms
+})
 
 /** Backoff for the n-th failure: 1 s doubling, capped at 10 min (like the reference's notification queue). */
 export const defaultAckBackoffMs = (attempts: number): number => Math.min(1_000 * 2 ** Math.max(attempts - 1, 0), 600_000)
@@ -11,6 +35,7 @@ export const defaultAckBackoffMs = (attempts: number): number => Math.min(1_000 
  * retried by the host (the http/stores worker) until Google accepts it — well inside Google's 3-day window.
  */
 export class GoogleAckOutbox extends Effect.Service<GoogleAckOutbox>()("@session-pro/core/GoogleAckOutbox", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const sql = db.sql
@@ -30,36 +55,45 @@ export class GoogleAckOutbox extends Effect.Service<GoogleAckOutbox>()("@session
     /** Pending acknowledgements whose next attempt is due at `now`, oldest first. */
     const due = (now: number, limit = 100) =>
       storage(sql`SELECT ${cols} FROM google_ack_outbox WHERE done_unix_ts_ms IS NULL AND next_attempt_unix_ts_ms <= ${now}
-        ORDER BY next_attempt_unix_ts_ms, id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map(decodeGoogleAck)))
+        ORDER BY next_attempt_unix_ts_ms, id LIMIT ${limit}`).pipe(Effect.map((rows) => rows.map((r) => toEntry(decodeGoogleAck(r)))))
 
     const pending = storage(sql`SELECT ${cols} FROM google_ack_outbox WHERE done_unix_ts_ms IS NULL ORDER BY id`).pipe(
-      Effect.map((rows) => rows.map(decodeGoogleAck))
+      Effect.map((rows) => rows.map((r) => toEntry(decodeGoogleAck(r))))
     )
-    const all = storage(sql`SELECT ${cols} FROM google_ack_outbox ORDER BY id`).pipe(Effect.map((rows) => rows.map(decodeGoogleAck)))
+    const all = storage(sql`SELECT ${cols} FROM google_ack_outbox ORDER BY id`).pipe(Effect.map((rows) => rows.map((r) => toEntry(decodeGoogleAck(r)))))
 
-    const markDone = (id: number) =>
+    const markDone = (id: number | bigint | string) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* storage(sql`UPDATE google_ack_outbox SET done_unix_ts_ms = ${now}, last_error = NULL
-          WHERE id = ${id} AND done_unix_ts_ms IS NULL RETURNING id`)
+          WHERE id = ${Number(id)} AND done_unix_ts_ms IS NULL RETURNING id`)
         return rows.length > 0
       })
 
     /**
-     * Record a failed attempt and schedule the next one. D4c: the failure is also recorded as a user
-     * error (provider Google, the purchase token) so the client can show "contact support".
+     * Record a failed attempt and schedule the next one (`nextAttemptUnixTsMs`, or now + `backoffMs`, or
+     * the default doubling backoff). With `recordUserError` the purchase token also gets a user error so
+     * the client's `error_report` prompts support (D4c); the stores worker decides when.
      */
-    const markFailed = (id: number, options?: { readonly error?: string | undefined; readonly backoffMs?: number | undefined }) =>
+    const markFailed = (
+      id: number | bigint | string,
+      options?: {
+        readonly error?: string | undefined
+        readonly backoffMs?: number | undefined
+        readonly nextAttemptUnixTsMs?: number | undefined
+        readonly recordUserError?: boolean | undefined
+      }
+    ) =>
       db.transaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* storage(sql`SELECT ${cols} FROM google_ack_outbox WHERE id = ${id}`)
+        const rows = yield* storage(sql`SELECT ${cols} FROM google_ack_outbox WHERE id = ${Number(id)}`)
         if (rows.length === 0) return false
         const row = decodeGoogleAck(rows[0])
         const attempts = row.attempts + 1
-        const backoff = options?.backoffMs ?? defaultAckBackoffMs(attempts)
-        yield* storage(sql`UPDATE google_ack_outbox SET attempts = ${attempts}, next_attempt_unix_ts_ms = ${now + backoff},
-          last_error = ${options?.error ?? null} WHERE id = ${id}`)
-        yield* storage(sql`INSERT INTO user_errors (payment_id, payment_provider, unix_ts_ms)
+        const next = options?.nextAttemptUnixTsMs ?? now + (options?.backoffMs ?? defaultAckBackoffMs(attempts))
+        yield* storage(sql`UPDATE google_ack_outbox SET attempts = ${attempts}, next_attempt_unix_ts_ms = ${next},
+          last_error = ${options?.error ?? null} WHERE id = ${Number(id)}`)
+        if (options?.recordUserError) yield* storage(sql`INSERT INTO user_errors (payment_id, payment_provider, unix_ts_ms)
           VALUES (${row.purchase_token}, ${PaymentProvider.GooglePlayStore}, ${now}) ON CONFLICT DO NOTHING`)
         return true
       }))

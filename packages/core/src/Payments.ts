@@ -71,6 +71,7 @@ const PLAN_DURATION_MS: Record<number, number> = {
 
 /** Store/admin payment operations (§6.1, §6.7–6.9, D4d/D4e/D4f). */
 export class Payments extends Effect.Service<Payments>()("@session-pro/core/Payments", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const settings = yield* BackendSettings

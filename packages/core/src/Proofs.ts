@@ -27,7 +27,7 @@ export interface AddProPaymentRequest {
   readonly rotatingSig: Uint8Array
   readonly paymentTx: UserPaymentTx
   /** Only honoured in dev mode (§5.14). */
-  readonly dev?: { readonly plan?: ProPlan; readonly durationMs?: number; readonly autoRenewing?: boolean } | undefined
+  readonly dev?: { readonly plan?: ProPlan | number | undefined; readonly durationMs?: number | undefined; readonly autoRenewing?: boolean | undefined } | undefined
 }
 
 export interface GenerateProProofRequest {
@@ -43,6 +43,7 @@ const reject = (status: 1 | 2 | 100 | 101, errors: ReadonlyArray<string>) => Eff
 
 /** Client-facing proof issuing: `/add_pro_payment` (§6.3) and `/generate_pro_proof` (§6.4). */
 export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const settings = yield* BackendSettings
@@ -97,7 +98,7 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
             : sql`SELECT id FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1`
         )
         if (existing.length > 0) return false
-        const plan = req.dev?.plan ?? ProPlan.OneMonth
+        const plan = (req.dev?.plan ?? ProPlan.OneMonth) as ProPlan
         const duration = req.dev?.durationMs ?? DEV_DEFAULT_DURATION_MS
         const auto = req.dev?.autoRenewing ?? false
         const redeemedTs = redeemedTimestamp(now, settings.dev)

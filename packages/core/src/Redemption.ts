@@ -32,6 +32,7 @@ export const safePaymentTxLabel = (tx: UserPaymentTx, unsafeLogging: boolean): s
 
 /** §6.2: claim an unredeemed payment for a master key, allocate a gen index and (optionally) sign a proof. */
 export class Redemption extends Effect.Service<Redemption>()("@session-pro/core/Redemption", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const settings = yield* BackendSettings

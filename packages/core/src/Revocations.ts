@@ -16,6 +16,7 @@ export type SetRevocationResult = "User does not exist" | "Skipped" | "Updated" 
 
 /** §5.12 / §6.5 / §6.10 with D4e (idempotent, an update bumps the ticket). */
 export class Revocations extends Effect.Service<Revocations>()("@session-pro/core/Revocations", {
+  accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const keys = yield* BackendKeys

@@ -14,9 +14,26 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import Sqlite from "better-sqlite3"
-type SqliteDb = ReturnType<typeof openDb>
-type SqliteStatement = ReturnType<SqliteDb["prepare"]>
-const openDb = (filename: string) => new Sqlite(filename)
+
+export interface SqliteStatement {
+  readonly reader: boolean
+  run(...params: ReadonlyArray<unknown>): { changes: number; lastInsertRowid: number | bigint }
+  all(...params: ReadonlyArray<unknown>): Array<unknown>
+  get(...params: ReadonlyArray<unknown>): unknown
+  raw(toggle?: boolean): this
+}
+/** The part of a better-sqlite3 `Database` the core uses. */
+export interface SqliteDatabase {
+  prepare(sql: string): SqliteStatement
+  exec(sql: string): this
+  pragma(sql: string, options?: { simple?: boolean }): unknown
+  close(): this
+  serialize(): Buffer
+  backup(destination: string): Promise<unknown>
+  loadExtension(path: string): this
+}
+type SqliteDb = SqliteDatabase
+const openDb = (filename: string): SqliteDatabase => new Sqlite(filename) as SqliteDatabase
 import { Context, Effect, Layer, Scope } from "effect"
 
 export interface SqliteDriverOptions {

@@ -1,0 +1,63 @@
+import { Effect } from "effect"
+import { bytes, Database, storage } from "./Storage/Database.js"
+
+export interface ExpirySweepResult {
+  /** Another process (or an earlier call) already swept for a `ts` at or after this one. */
+  readonly alreadyDone: boolean
+  /** FLAG-34 replicated: distinct master keys whose payments expired, not the number of rows. */
+  readonly payments: number
+  readonly paymentRows: number
+  readonly revocations: number
+  readonly users: number
+  readonly appleNotifications: number
+  readonly googleNotifications: number
+  readonly googleAcks: number
+}
+
+/**
+ * §6.11 daily expire/prune job. D4g: the once-per-`ts` guard is one atomic conditional UPDATE (safe with
+ * several processes on either engine), and users are pruned with NOT EXISTS (FLAG-6 fixed).
+ */
+export class ExpirySweep extends Effect.Service<ExpirySweep>()("@session-pro/core/ExpirySweep", {
+  accessors: true,
+  effect: Effect.gen(function*() {
+    const db = yield* Database
+    const sql = db.sql
+    const run = (ts: number) =>
+      db.transaction(Effect.gen(function*() {
+        const claimed = yield* storage(sql`UPDATE runtime SET last_expire_unix_ts_ms = ${ts} WHERE last_expire_unix_ts_ms < ${ts}
+          RETURNING last_expire_unix_ts_ms`)
+        if (claimed.length === 0) {
+          return { alreadyDone: true, payments: 0, paymentRows: 0, revocations: 0, users: 0, appleNotifications: 0, googleNotifications: 0, googleAcks: 0 } as ExpirySweepResult
+        }
+        const expired = yield* storage(sql`UPDATE payments SET status = 3 WHERE ${ts} >= expiry_unix_ts_ms AND status IN (1, 2)
+          RETURNING master_pkey`)
+        const masters = new Set<string>()
+        for (const r of expired) {
+          const m = bytes((r as any).master_pkey)
+          if (m !== null) masters.add(Buffer.from(m).toString("hex"))
+        }
+        const revs = yield* storage(sql`DELETE FROM revocations WHERE ${ts} >= expiry_unix_ts_ms RETURNING gen_index`)
+        const users = yield* storage(sql`DELETE FROM users WHERE NOT EXISTS
+          (SELECT 1 FROM payments p WHERE p.master_pkey = users.master_pkey) RETURNING gen_index`)
+        const apple = yield* storage(sql`DELETE FROM apple_notification_uuid_history WHERE ${ts} >= expiry_unix_ts_ms RETURNING uuid`)
+        const google = yield* storage(sql`DELETE FROM google_notification_history WHERE ${ts} >= expiry_unix_ts_ms
+          AND handled = ${db.bool(true)} RETURNING expiry_unix_ts_ms`)
+        // Our own tables: acknowledged outbox rows older than a week, proof watermarks past their expiry.
+        const acks = yield* storage(sql`DELETE FROM google_ack_outbox WHERE done_unix_ts_ms IS NOT NULL
+          AND done_unix_ts_ms <= ${ts - 7 * 86_400_000} RETURNING id`)
+        yield* storage(sql`DELETE FROM gen_index_proof_expiry WHERE ${ts} >= max_expiry_unix_ts_ms`)
+        return {
+          alreadyDone: false,
+          payments: masters.size,
+          paymentRows: expired.length,
+          revocations: revs.length,
+          users: users.length,
+          appleNotifications: apple.length,
+          googleNotifications: google.length,
+          googleAcks: acks.length
+        } as ExpirySweepResult
+      }))
+    return { run } as const
+  })
+}) {}

@@ -1,0 +1,141 @@
+import { Effect } from "effect"
+import * as Ed25519 from "./Crypto/Ed25519.js"
+import { getProDetailsHash } from "./Crypto/Hashes.js"
+import { PaymentProvider, UserProStatus } from "./Domain/Enums.js"
+import { RequestRejected } from "./Domain/Errors.js"
+import { Revocations } from "./Revocations.js"
+import { blob, Database, num, storage } from "./Storage/Database.js"
+import { decodePayment, decodeUser, PAYMENT_COLUMNS, type PaymentRow, USER_COLUMNS } from "./Storage/Rows.js"
+import { UserErrors } from "./UserErrors.js"
+
+/** One history item of P§2.4 (provider-specific keys only for that provider). */
+export interface ProDetailsItem {
+  readonly status: number
+  readonly plan: number
+  readonly payment_provider: number
+  readonly auto_renewing: boolean
+  readonly unredeemed_unix_ts_ms: number
+  readonly redeemed_unix_ts_ms: number
+  readonly expiry_unix_ts_ms: number
+  readonly grace_period_duration_ms: number
+  readonly platform_refund_expiry_unix_ts_ms: number
+  readonly revoked_unix_ts_ms: number
+  readonly refund_requested_unix_ts_ms: number
+  readonly google_payment_token?: string
+  readonly google_order_id?: string
+  readonly apple_original_tx_id?: string
+  readonly apple_tx_id?: string
+  readonly apple_web_line_order_id?: string
+  readonly rangeproof_order_id?: string
+}
+
+/** The exact wire `result` of `/get_pro_details`. */
+export interface ProDetailsResult {
+  readonly version: 0
+  readonly status: UserProStatus
+  readonly auto_renewing: boolean
+  readonly expiry_unix_ts_ms: number
+  readonly grace_period_duration_ms: number
+  readonly refund_requested_unix_ts_ms: number
+  readonly payments_total: number
+  readonly error_report: 0 | 1
+  readonly items: ReadonlyArray<ProDetailsItem>
+}
+
+export const paymentToDetailsItem = (p: PaymentRow): ProDetailsItem => {
+  const base = {
+    status: p.status,
+    plan: p.plan,
+    payment_provider: p.payment_provider,
+    auto_renewing: p.auto_renewing,
+    unredeemed_unix_ts_ms: p.unredeemed_unix_ts_ms,
+    redeemed_unix_ts_ms: p.redeemed_unix_ts_ms ?? 0,
+    expiry_unix_ts_ms: p.expiry_unix_ts_ms,
+    // FLAG-32 replicated: the stored grace even when not auto-renewing.
+    grace_period_duration_ms: p.grace_period_duration_ms ?? 0,
+    platform_refund_expiry_unix_ts_ms: p.platform_refund_expiry_unix_ts_ms,
+    revoked_unix_ts_ms: p.revoked_unix_ts_ms ?? 0,
+    refund_requested_unix_ts_ms: p.refund_requested_unix_ts_ms
+  }
+  switch (p.payment_provider) {
+    case PaymentProvider.GooglePlayStore:
+      return { ...base, google_payment_token: p.google_payment_token ?? "", google_order_id: p.google_order_id ?? "" }
+    case PaymentProvider.iOSAppStore:
+      return {
+        ...base,
+        apple_original_tx_id: p.apple_original_tx_id ?? "",
+        apple_tx_id: p.apple_tx_id ?? "",
+        apple_web_line_order_id: p.apple_web_line_order_tx_id ?? ""
+      }
+    case PaymentProvider.Rangeproof:
+      return { ...base, rangeproof_order_id: p.rangeproof_order_id ?? "" }
+    default:
+      return base
+  }
+}
+
+/** `/get_pro_details` (§6.6 / P§2.4) after parsing: signature check, then one read transaction. */
+export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/ProDetails", {
+  accessors: true,
+  effect: Effect.gen(function*() {
+    const db = yield* Database
+    const userErrors = yield* UserErrors
+    const revocations = yield* Revocations
+    const sql = db.sql
+
+    const get = (req: {
+      readonly version?: number | undefined
+      readonly masterPkey: Uint8Array
+      readonly masterSig: Uint8Array
+      readonly unixTsMs: number | bigint
+      readonly count: number | bigint
+    }) =>
+      Effect.gen(function*() {
+        const count = BigInt(req.count)
+        // D4b: the reference crashes on a count that does not fit u32; we answer a parse error.
+        if (count < 0n || count > 0xffffffffn) {
+          return yield* Effect.fail(new RequestRejected({ status: 2, errors: [`Count was out of range: ${count}`] }))
+        }
+        const hash = getProDetailsHash(req.version ?? 0, req.masterPkey, req.unixTsMs, Number(count))
+        if (!Ed25519.verify(req.masterSig, hash, req.masterPkey)) {
+          return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Signature failed to be verified"] }))
+        }
+        const m = blob(req.masterPkey)
+        return yield* db.transaction(Effect.gen(function*() {
+          const errorReport = (yield* userErrors.hasForMaster(req.masterPkey)) ? 1 : 0
+          const userRows = yield* storage(sql`SELECT ${sql.literal(USER_COLUMNS)} FROM users WHERE master_pkey = ${m}`)
+          const user = userRows.length === 0 ? undefined : decodeUser(userRows[0])
+          const totalRows = yield* storage(sql`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = ${m}`)
+          const total = num((totalRows[0] as any).n)
+          const items = count === 0n
+            ? []
+            : (yield* storage(sql`SELECT ${sql.literal(PAYMENT_COLUMNS)} FROM payments WHERE master_pkey = ${m}
+                AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`))
+              .map((r) => paymentToDetailsItem(decodePayment(r)))
+          const expiry = user?.expiry_unix_ts_ms ?? 0
+          let status: UserProStatus = total === 0
+            ? UserProStatus.NeverBeenPro
+            : Number(req.unixTsMs) <= expiry
+            ? UserProStatus.Active
+            : UserProStatus.Expired
+          if (status !== UserProStatus.NeverBeenPro && (yield* revocations.isRevoked(user?.gen_index ?? 0))) {
+            status = UserProStatus.Expired
+          }
+          const auto = user?.auto_renewing ?? false
+          const result: ProDetailsResult = {
+            version: 0,
+            status,
+            auto_renewing: auto,
+            expiry_unix_ts_ms: expiry,
+            grace_period_duration_ms: auto ? user?.grace_period_duration_ms ?? 0 : 0,
+            refund_requested_unix_ts_ms: user?.refund_requested_unix_ts_ms ?? 0,
+            payments_total: total,
+            error_report: errorReport,
+            items
+          }
+          return result
+        }))
+      })
+    return { get } as const
+  })
+}) {}
