@@ -3,7 +3,16 @@
  * core contract (docs/core-api.md); keeping the mapping in this one file means a drift in the core's
  * surface is a one-file change, and the handler code reads in Apple's terms.
  */
-import { Database, num, Payments, type PaymentError, type PaymentRow, type ProPlan, storage, type StorageError } from "@session-pro/core"
+import {
+  AppleNotificationHistory,
+  Database,
+  Payments,
+  type PaymentError,
+  type PaymentRow,
+  type ProPlan,
+  type StorageError,
+  UserErrors
+} from "@session-pro/core"
 import { Context, Effect, Layer, type Option } from "effect"
 
 /** The full identity of an Apple payment row (all three ids; §2.8). */
@@ -61,27 +70,8 @@ export const layerCore = Layer.effect(
   Effect.gen(function*() {
     const db = yield* Database
     const payments = yield* Payments
-    const sql = db.sql
-    // Interim: the core contract lists UserErrors and AppleNotificationHistory but the core does not
-    // export them yet; these statements are exactly §6.12/§6.13 over the v9 tables and are to be
-    // replaced by `userErrors.add` / `history.has|add|checkpoint|setCheckpoint` when they land.
-    const history = {
-      has: (uuid: string) =>
-        storage(sql`SELECT 1 AS one FROM apple_notification_uuid_history WHERE uuid = ${uuid} LIMIT 1`).pipe(
-          Effect.map((rows) => rows.length > 0)
-        ),
-      add: (uuid: string, expiry: number) =>
-        Effect.asVoid(storage(sql`INSERT INTO apple_notification_uuid_history (uuid, expiry_unix_ts_ms) VALUES (${uuid}, ${expiry})`)),
-      checkpoint: storage(sql`SELECT apple_notification_checkpoint_unix_ts_ms AS c FROM runtime LIMIT 1`).pipe(
-        Effect.map((rows) => num((rows[0] as any)?.c))
-      ),
-      setCheckpoint: (ts: number) => Effect.asVoid(storage(sql`UPDATE runtime SET apple_notification_checkpoint_unix_ts_ms = ${ts}`))
-    }
-    const userErrors = {
-      add: (e: { provider: 2; paymentId: string; unixTsMs: number }) =>
-        storage(sql`INSERT INTO user_errors (payment_id, payment_provider, unix_ts_ms)
-          VALUES (${e.paymentId}, ${e.provider}, ${e.unixTsMs}) ON CONFLICT DO NOTHING`)
-    }
+    const userErrors = yield* UserErrors
+    const history = yield* AppleNotificationHistory
     const ledger: AppleLedgerShape = {
       transaction: (eff) => db.transaction(eff),
       addUnredeemed: (i) =>
