@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { computeReport, periodOf } from "../src/Cli/Reports.js"
+import { Reporting } from "@session-pro/core"
 import { insertPayment, pgDb, runCli, sqliteDb, type TestDb } from "./cliHarness.js"
 
 const PG_URL = process.env.PRO_TEST_PG_URL
@@ -60,27 +60,26 @@ const parseCsv = (text: string): Array<Row> =>
     return [p!, ...n.map(Number)] as Row
   })
 
-describe("report period boundaries", () => {
+describe("report period boundaries (core Reporting, used by the CLI)", () => {
+  const { computeReport, periodOf } = Reporting
   it("daily, ISO weekly (no week 00) and monthly periods end on their last millisecond", () => {
-    expect(periodOf("daily", T("2026-01-01T23:59:59.999Z"))).toEqual({ key: "2026-01-01", startMs: T("2026-01-01T00:00:00Z"), endMs: T("2026-01-01T23:59:59.999Z") })
+    expect(periodOf("daily", T("2026-01-01T23:59:59.999Z"))).toMatchObject({ label: "2026-01-01", end: T("2026-01-01T23:59:59.999Z") })
     // 1 Jan 2026 is a Thursday: ISO week 1 of 2026 starts on Monday 29 Dec 2025 (SQLite %W calls it week 00).
-    expect(periodOf("weekly", T("2026-01-01T00:00:00Z"))).toEqual({ key: "2025-12-29 (W01)", startMs: T("2025-12-29T00:00:00Z"), endMs: T("2026-01-04T23:59:59.999Z") })
+    expect(periodOf("weekly", T("2026-01-01T00:00:00Z"))).toMatchObject({ label: "2025-12-29 (W01)", end: T("2026-01-04T23:59:59.999Z") })
     // 1 Jan 2027 is a Friday: it belongs to week 53 of 2026.
-    expect(periodOf("weekly", T("2027-01-01T12:00:00Z")).key).toBe("2026-12-28 (W53)")
-    expect(periodOf("weekly", T("2027-01-03T23:59:59.999Z")).key).toBe("2026-12-28 (W53)")
-    expect(periodOf("weekly", T("2027-01-04T00:00:00Z")).key).toBe("2027-01-04 (W01)")
-    expect(periodOf("monthly", T("2024-02-10T00:00:00Z"))).toEqual({ key: "2024-02", startMs: T("2024-02-01T00:00:00Z"), endMs: T("2024-02-29T23:59:59.999Z") })
-    expect(periodOf("monthly", T("2025-12-31T23:59:59.999Z")).endMs).toBe(T("2025-12-31T23:59:59.999Z"))
+    expect(periodOf("weekly", T("2027-01-01T12:00:00Z")).label).toBe("2026-12-28 (W53)")
+    expect(periodOf("weekly", T("2027-01-03T23:59:59.999Z")).label).toBe("2026-12-28 (W53)")
+    expect(periodOf("weekly", T("2027-01-04T00:00:00Z")).label).toBe("2027-01-04 (W01)")
+    expect(periodOf("monthly", T("2024-02-10T00:00:00Z"))).toMatchObject({ label: "2024-02", end: T("2024-02-29T23:59:59.999Z") })
+    expect(periodOf("monthly", T("2025-12-31T23:59:59.999Z")).end).toBe(T("2025-12-31T23:59:59.999Z"))
   })
 
-  it("daily active users are counted (FLAG-4b fixed) and an empty table gives just the header", () => {
-    const rows = computeReport("daily", [
-      { status: 2, plan: 1, provider: 1, autoRenewing: true, unredeemedUnixTsMs: T("2026-03-01T08:00:00Z"), expiryUnixTsMs: T("2026-03-31T08:00:00Z"), refundRequestedUnixTsMs: 0, revokedUnixTsMs: null, masterPkey: "aa" },
-      { status: 2, plan: 1, provider: 1, autoRenewing: true, unredeemedUnixTsMs: T("2026-03-01T09:00:00Z"), expiryUnixTsMs: T("2026-03-31T08:00:00Z"), refundRequestedUnixTsMs: 0, revokedUnixTsMs: null, masterPkey: "aa" }
-    ], undefined)
+  it("daily active users are counted (FLAG-4b fixed) and an empty table gives no rows", () => {
+    const p = { status: 2, plan: 1, payment_provider: 1, auto_renewing: true, expiry_unix_ts_ms: T("2026-03-31T08:00:00Z"), refund_requested_unix_ts_ms: 0, revoked_unix_ts_ms: null, master_pkey: key(0xaa) }
+    const rows = computeReport([{ ...p, unredeemed_unix_ts_ms: T("2026-03-01T08:00:00Z") }, { ...p, unredeemed_unix_ts_ms: T("2026-03-01T09:00:00Z") }], "daily")
     expect(rows).toHaveLength(1)
     expect(rows[0]!.activeUsers).toBe(1)
-    expect(computeReport("weekly", [], 7)).toEqual([])
+    expect(computeReport([], "weekly", 7)).toEqual([])
   })
 })
 

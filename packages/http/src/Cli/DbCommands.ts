@@ -1,7 +1,8 @@
 /**
  * The admin commands that work on the server's database (domain.md §12.1–§12.12), with D4i: the
  * commands that crash in the reference (`revoke list`, `revoke timestamp --dry-run`) work.
- * Reads that are pure presentation (listings, db info/print, reports) query the schema directly;
+ * Reads that are pure presentation (listings, db info/print) query the schema directly; reports are
+ * the core's (Reports, FLAG-4 fixed there);
  * every change goes through the core's operations.
  */
 import { Args, Command, Options } from "@effect/cli"
@@ -14,6 +15,8 @@ import {
   paymentStatusName,
   Payments,
   proPlanFromCli,
+  type ReportPeriod,
+  Reports,
   readableTimestamp,
   Revocations,
   UserErrors
@@ -23,7 +26,6 @@ import * as NodeFs from "node:fs"
 import { describeTarget } from "./CliConfig.js"
 import { cliError } from "./Errors.js"
 import { boxTable, bytes, formatSize, nn, num, parseKeyHex, planShort, providerName, renderCell } from "./Format.js"
-import { generateReport, type ReportKind } from "./Reports.js"
 import { dbOptions, dryRunOption, help, withDatabase } from "./Runtime.js"
 
 const fail = (message: string) => Effect.fail(cliError(message))
@@ -397,7 +399,7 @@ const reportGenerate = Command.make(
   "generate",
   {
     ...dbOptions,
-    period: Args.choice<ReportKind>([["daily", "daily"], ["weekly", "weekly"], ["monthly", "monthly"]], { name: "period" }),
+    period: Args.choice<ReportPeriod>([["daily", "daily"], ["weekly", "weekly"], ["monthly", "monthly"]], { name: "period" }),
     count: Options.integer("count").pipe(Options.withDescription("How many periods, newest first"), Options.withDefault(7)),
     format: Options.choice("format", ["human", "csv"]).pipe(Options.withDefault("human" as const))
   },
@@ -405,7 +407,7 @@ const reportGenerate = Command.make(
     withDatabase(o, () =>
       Effect.gen(function*() {
         if (o.count < 0) return yield* fail("--count must not be negative")
-        yield* Console.log(yield* generateReport(o.period, o.format, o.count))
+        yield* Console.log(yield* (yield* Reports).generate(o.period, o.format, o.count))
       })
     )
 ).pipe(

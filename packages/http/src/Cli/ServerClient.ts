@@ -188,6 +188,13 @@ export interface Envelope {
   readonly errors?: ReadonlyArray<string>
 }
 
+/** An error body as one line: an HTML page's title, else the text with whitespace collapsed (capped). */
+const bodySummary = (text: string): string => {
+  const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1]
+  const line = (title ?? text).replace(/\s+/g, " ").trim()
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}
+
 /** POST one request; a non-200 answer or a body that is not an envelope is a CliError. */
 export const post = (baseUrl: string, route: string, body: unknown): Effect.Effect<Envelope, CliError> =>
   Effect.gen(function*() {
@@ -197,7 +204,7 @@ export const post = (baseUrl: string, route: string, body: unknown): Effect.Effe
       Effect.mapError((e) => cliError(`could not reach ${url}: ${oneLine(e.cause ?? e)}`))
     )
     const text = yield* Effect.mapError(response.text, (e) => cliError(`could not read the answer of ${url}: ${oneLine(e)}`))
-    if (response.status !== 200) return yield* Effect.fail(cliError(`Server returned ${response.status}: ${text.trim()}`))
+    if (response.status !== 200) return yield* Effect.fail(cliError(`Server returned ${response.status}: ${bodySummary(text)}`))
     let json: unknown
     try {
       json = JSON.parse(text)
