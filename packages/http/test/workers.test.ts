@@ -4,7 +4,6 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, HashMap, Layer, List, LogLevel, Ref, TestClock } from "effect"
-import Sqlite from "better-sqlite3"
 import {
   Backup,
   BackgroundWorkers,
@@ -20,6 +19,7 @@ import {
 import { formatEntry } from "../src/Observability/Logging.js"
 import { obfuscate, scrubText } from "../src/Observability/Mask.js"
 import * as Metrics from "../src/Observability/Metrics.js"
+import { openSqlite } from "../src/Workers/SqliteFile.js"
 import { webhookBody, WebhookSink } from "../src/Observability/Webhooks.js"
 
 const DAY = 86_400_000
@@ -198,7 +198,7 @@ describe("backup rotation", () => {
     Effect.gen(function*() {
       const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-backup-"))
       const file = NodePath.join(dir, "pro.db")
-      const db = new Sqlite(file)
+      const db = openSqlite(file)
       db.exec("PRAGMA journal_mode=WAL; CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42);")
       NodeFs.writeFileSync(NodePath.join(dir, "2025-01-01_000000_pro.db.bak"), "")
       NodeFs.writeFileSync(NodePath.join(dir, "2025-01-02_000000_pro.db.bak"), "")
@@ -214,7 +214,7 @@ describe("backup rotation", () => {
       const dest = yield* Backup.runBackup(file, Date.UTC(2026, 0, 2)).pipe(Effect.provide(sink))
       db.close()
       expect(NodePath.basename(dest)).toBe("2026-01-02_000000_pro.db.bak")
-      const copy = new Sqlite(dest, { readonly: true })
+      const copy = openSqlite(dest, { readonly: true })
       expect(copy.prepare("SELECT x FROM t").all()).toEqual([{ x: 42 }])
       copy.close()
       expect(NodeFs.readdirSync(dir).sort()).toEqual([

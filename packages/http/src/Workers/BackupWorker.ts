@@ -10,13 +10,13 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { Cause, Context, Effect, Layer, PubSub, Queue, Schedule } from "effect"
-import Sqlite from "better-sqlite3"
 import type { DatabaseTarget } from "../Config/ServerConfig.js"
 import * as Metrics from "../Observability/Metrics.js"
 import { WebhookSink } from "../Observability/Webhooks.js"
 import { backupFileName, planRotation } from "./BackupRotation.js"
 import { supervise, WorkerHealth } from "./Health.js"
 import { MaintenanceEvents } from "./Maintenance.js"
+import { openSqlite } from "./SqliteFile.js"
 
 export const NAME = "backup"
 
@@ -34,13 +34,13 @@ export class BackupTarget extends Context.Tag("@session-pro/http/BackupTarget")<
 /** Online backup of `file` to `dest` (atomic rename from a temporary name). */
 export const backupSqlite = (file: string, dest: string) =>
   Effect.acquireUseRelease(
-    Effect.try(() => new Sqlite(file, { readonly: true })),
+    Effect.try(() => openSqlite(file, { readonly: true, fileMustExist: true })),
     (db) =>
       Effect.tryPromise(async () => {
         const tmp = NodePath.join(NodePath.dirname(dest), `.tmp-${NodePath.basename(dest)}`)
         await db.backup(tmp)
         // The copy inherits WAL mode; switch it to a rollback journal so the .bak is one self-contained file.
-        const copy = new Sqlite(tmp)
+        const copy = openSqlite(tmp)
         try {
           copy.pragma("journal_mode = DELETE")
         } finally {

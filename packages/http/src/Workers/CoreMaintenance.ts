@@ -1,12 +1,11 @@
 /**
  * `Maintenance` over the real core: the sweep is core's `ExpirySweep.run` (atomic once-per-day
- * guard, D4g), reports are the admin CLI's report generator (§6.16 with FLAG-4 fixed), and the
+ * guard, D4g), reports are core's `Reports.generate` (§6.16 with FLAG-4 fixed), and the
  * health ping is a `SELECT 1` on the backend's connection.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Core from "@session-pro/core"
 import { Context, Effect, Layer } from "effect"
-import { generateReport } from "../Cli/Reports.js"
 import { Maintenance } from "./Maintenance.js"
 
 interface CoreSweepResult {
@@ -20,8 +19,11 @@ interface CoreSweepResult {
 
 // Looked up by name so this file builds while the core's sweep is still being written; the shape is
 // the contract of docs/core-api.md (`ExpirySweep.run(ts)`).
-const coreSweep = (Core as unknown as Record<string, { run?: (ts: number) => Effect.Effect<CoreSweepResult, unknown, any> }>)
-  .ExpirySweep
+const core = Core as unknown as Record<string, Record<string, unknown> | undefined>
+const coreSweep = core.ExpirySweep as { run?: (ts: number) => Effect.Effect<CoreSweepResult, unknown, any> } | undefined
+const coreReports = core.Reports as
+  | { generate?: (period: string, format: "human", limit?: number) => Effect.Effect<string, unknown, any> }
+  | undefined
 
 export const CoreMaintenance = Layer.effect(
   Maintenance,
@@ -41,7 +43,10 @@ export const CoreMaintenance = Layer.effect(
             googleNotifications: Number(r.googleNotifications ?? 0)
           }))
           : Effect.fail(new Error("the core's ExpirySweep is not available in this build")),
-      report: (period, count) => generateReport(period, "human", count).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
+      report: (period, count) =>
+        coreReports?.generate
+          ? Effect.provide(coreReports.generate(period, "human", count), ctx)
+          : Effect.fail(new Error("the core's Reports are not available in this build")),
       ping: Effect.asVoid(sql`SELECT 1`)
     }
   })

@@ -14,9 +14,8 @@
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
-import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
+import { HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Backend } from "@session-pro/core"
 import { Clock, Effect, Layer } from "effect"
 import { loadConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Logging from "../Observability/Logging.js"
@@ -27,14 +26,13 @@ import { Backup, BackgroundWorkers, MaintenanceEvents, WorkerHealth } from "../W
 import * as Cluster from "../Workers/Cluster.js"
 import { CoreMaintenance } from "../Workers/CoreMaintenance.js"
 import * as Startup from "../Workers/Startup.js"
+import * as Server from "../Server.js"
 import * as ExpirySweepWorker from "../Workers/ExpirySweepWorker.js"
 import * as BackupWorker from "../Workers/BackupWorker.js"
 import * as ReportWorker from "../Workers/ReportWorker.js"
 
 const DRAIN_TIMEOUT_MS = 10_000
 
-// The client routes (packages/http/src/Routes, another engineer's) are mounted here.
-const appRouter = HttpRouter.empty
 
 const logPro = <A, E, R>(e: Effect.Effect<A, E, R>) => Effect.annotateLogs(e, "logger", "PRO")
 
@@ -70,7 +68,8 @@ const backend = (config: ServerConfigShape) =>
   Layer.unwrapEffect(
     Effect.as(
       ensureDbDir(config),
-      Backend.layer({
+      // Backend services + the onion service: what the client routes need.
+      Server.servicesLayer({
         url: config.database.url,
         settings: { dev: config.dev, platformTestingEnv: config.platformTestingEnv, unsafeLogging: config.unsafeLogging }
       })
@@ -122,7 +121,11 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
         role: role.label,
         ...(role.clustered ? { metrics: Cluster.workerMetricsSource() } : {})
       })
-      const router = HttpRouter.concat(ops, appRouter)
+      // The ops routes go in through the app's seam (tried before the client routes).
+      const app = Server.makeApp({
+        extraRoutes: ops,
+        middleware: (inner) => metricsMiddleware(HttpMiddleware.xForwardedHeaders(inner))
+      })
       // Built last, released first: stop accepting, wait for in-flight requests, then let the
       // platform remove its handler and the database close.
       const drain = Layer.scopedDiscard(
@@ -137,7 +140,7 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
           }))
         )
       )
-      const serve = HttpServer.serve(router, (app) => metricsMiddleware(HttpMiddleware.xForwardedHeaders(app))).pipe(
+      const serve = HttpServer.serve(app).pipe(
         Layer.provideMerge(NodeHttpServer.layer(() => server, { port: config.port, host: config.host }))
       )
       const announce = Layer.effectDiscard(

@@ -1,0 +1,207 @@
+/**
+ * The real binary, as a child process: `tsx packages/http/src/bin/server.ts` on a temporary SQLite
+ * file and a free port.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as Net from "node:net"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+import * as Core from "@session-pro/core"
+import { openSqlite } from "../src/Workers/SqliteFile.js"
+
+const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
+const TSX = NodePath.join(ROOT, "node_modules/.bin/tsx")
+const BIN = "packages/http/src/bin/server.ts"
+const DAY = 86_400_000
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = Net.createServer()
+    s.once("error", reject)
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as Net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+
+const tmp = () => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-server-"))
+
+interface Running {
+  readonly proc: ChildProcess
+  readonly port: number
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+  readonly waitFor: (re: RegExp, count?: number, timeoutMs?: number) => Promise<void>
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+const children: Array<ChildProcess> = []
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
+})
+
+const start = async (env: Record<string, string>, port?: number): Promise<Running> => {
+  const p = port ?? (await freePort())
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESH_PRO_")))
+  const proc = spawn(TSX, [BIN], {
+    cwd: ROOT,
+    env: { ...clean, SESH_PRO_BACKEND_HOST: "127.0.0.1", SESH_PRO_BACKEND_PORT: String(p), ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  children.push(proc)
+  let out = ""
+  proc.stdout!.on("data", (d) => (out += d))
+  proc.stderr!.on("data", (d) => (out += d))
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
+  const waitFor = async (re: RegExp, count = 1, timeoutMs = 90_000) => {
+    const deadline = Date.now() + timeoutMs
+    const g = new RegExp(re.source, re.flags.includes("g") ? re.flags : re.flags + "g")
+    while ((out.match(g)?.length ?? 0) < count) {
+      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${re}:\n${out}`)
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${out}`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  return {
+    proc,
+    port: p,
+    output: () => out,
+    exited,
+    waitFor,
+    stop: async (signal = "SIGTERM") => {
+      proc.kill(signal)
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    }
+  }
+}
+
+const http = async (port: number, path: string, init?: RequestInit) => {
+  // a fresh connection each time, so the cluster's round robin spreads requests
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { connection: "close", ...init?.headers } })
+  return { status: res.status, text: await res.text(), contentType: res.headers.get("content-type") }
+}
+
+const routesMounted = ["Routes", "App.ts", "Server.ts"].some((p) => NodeFs.existsSync(NodePath.join(ROOT, "packages/http/src", p)))
+const hasCoreSweep = "ExpirySweep" in (Core as object)
+
+describe("server binary", () => {
+  it("a bad configuration lists every problem and exits 1 (D4h)", async () => {
+    const s = await start({ SESH_PRO_BACKEND_DEV: "maybe", SESH_PRO_BACKEND_PORT: "-1", SESH_PRO_BACKEND_WITH_PLATFORM_APPLE: "1" })
+    expect(await s.exited).toBe(1)
+    expect(s.output()).toContain("Failed to start up, invalid configuration (3 problems)")
+    expect(s.output()).toContain('SESH_PRO_BACKEND_DEV: "maybe" is not a boolean (0 or 1)')
+    expect(s.output()).toContain('SESH_PRO_BACKEND_PORT: "-1" is not an integer between 0 and 65535')
+    expect(s.output()).toContain("Platform Apple was enabled but the [apple] section is missing")
+  })
+
+  it("serves on a temp SQLite file, answers /healthz, /metrics (and the client routes), exits cleanly on SIGTERM", async () => {
+    const dir = tmp()
+    const db = NodePath.join(dir, "nested", "pro.db")
+    const log = NodePath.join(dir, "pro.log")
+    const s = await start({
+      SESH_PRO_BACKEND_DB_URL: `sqlite:///${db}`,
+      SESH_PRO_BACKEND_DEV: "1",
+      SESH_PRO_BACKEND_LOG_PATH: log,
+      SESH_PRO_BACKEND_SET_USER_ERRORS: "1:some-google-token=true,2:1000000999=false"
+    })
+    await s.waitFor(/Listening on http:\/\/127\.0\.0\.1:\d+/)
+    expect(s.output()).toContain("Session Pro Backend")
+    expect(s.output()).toContain("Dev Mode Enabled")
+    expect(s.output()).toContain("Set 1/2 user errors")
+
+    const health = await http(s.port, "/healthz")
+    expect(health.status).toBe(200)
+    expect(JSON.parse(health.text)).toMatchObject({
+      status: "ok",
+      database: "ok",
+      workers: { "expiry-sweep": { alive: true }, backup: { alive: true } }
+    })
+
+    if (routesMounted) {
+      const r = await http(s.port, "/get_pro_revocations", { method: "POST", body: '{"version":0,"ticket":0}' })
+      expect(r.status).toBe(200)
+      expect(r.contentType).toBe("application/json")
+      expect(JSON.parse(r.text)).toMatchObject({ status: 0, result: { version: 0, ticket: 0, items: [] } })
+    }
+    expect((await http(s.port, "/nope")).status).toBe(404)
+
+    const metrics = await http(s.port, "/metrics")
+    expect(metrics.status).toBe(200)
+    expect(metrics.contentType).toContain("text/plain")
+    expect(metrics.text).toContain('session_pro_http_requests_total{route="/healthz",method="GET",status="200"} 1')
+    expect(metrics.text).toContain('session_pro_http_requests_total{route="other",method="GET",status="404"} 1')
+    expect(metrics.text).toContain("session_pro_http_request_duration_seconds_bucket")
+
+    expect(await s.stop("SIGTERM")).toBe(0)
+    expect(s.output()).toContain("Shutting down: draining")
+    // the database was closed: the last connection checkpoints and removes the WAL
+    expect(NodeFs.existsSync(`${db}-wal`)).toBe(false)
+    const conn = openSqlite(db, { readonly: true })
+    expect(conn.prepare("SELECT payment_id, payment_provider FROM user_errors").all()).toEqual([
+      { payment_id: "some-google-token", payment_provider: 1 }
+    ])
+    conn.close()
+    expect(NodeFs.readFileSync(log, "utf8")).toContain("Listening on")
+  })
+
+  it("print_tables prints every table and exits 0", async () => {
+    const dir = tmp()
+    const s = await start({ SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"), SESH_PRO_BACKEND_DEV: "1", SESH_PRO_BACKEND_PRINT_TABLES: "1" })
+    expect(await s.exited).toBe(0)
+    expect(s.output()).toContain("Table: runtime")
+    expect(s.output()).toContain("Table: payments")
+    expect(s.output()).not.toContain("Listening on")
+  })
+
+  it("workers = 2: two processes share the port and the database; background work only in worker 1", async () => {
+    const dir = tmp()
+    const s = await start({
+      SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"),
+      SESH_PRO_BACKEND_DEV: "1",
+      SESH_PRO_BACKEND_WORKERS: "2"
+    })
+    await s.waitFor(/Listening on http:\/\/127\.0\.0\.1:\d+ \(worker \d of 2\)/, 2)
+    expect(s.output()).toContain("Started 2 worker processes; background work runs in worker 1")
+    const roles = new Set<string>()
+    for (let i = 0; i < 20 && roles.size < 2; i++) {
+      const h = await http(s.port, "/healthz")
+      expect(h.status).toBe(200)
+      const body = JSON.parse(h.text)
+      roles.add(body.role)
+      if (body.role === "worker 2 of 2") expect(body.workers).toEqual({})
+      if (body.role === "worker 1 of 2") expect(Object.keys(body.workers).sort()).toEqual(["backup", "expiry-sweep"])
+    }
+    expect(roles).toEqual(new Set(["worker 1 of 2", "worker 2 of 2"]))
+    // /metrics aggregates both processes through the primary
+    const m = await http(s.port, "/metrics")
+    expect(m.status).toBe(200)
+    expect(m.text).toMatch(/session_pro_http_requests_total\{route="\/healthz",method="GET",status="200"\} \d+/)
+    expect(await s.stop("SIGTERM")).toBe(0)
+    expect(s.output().match(/Shutting down: draining/g)?.length).toBe(2)
+  })
+
+  it.skipIf(!hasCoreSweep)("two servers on one SQLite file run the day's sweep once (D4g)", async () => {
+    const dir = tmp()
+    const db = NodePath.join(dir, "pro.db")
+    // The fake clock puts midnight ~20 s after start-up.
+    const midnight = Math.ceil((Date.now() + 30_000) / DAY) * DAY
+    const env = { SESH_PRO_BACKEND_DB_PATH: db, SESH_PRO_BACKEND_DEV: "1", SESH_PRO_BACKEND_FAKE_CLOCK: String(midnight - 20_000) }
+    const a = await start(env)
+    const b = await start(env)
+    await Promise.all([a.waitFor(/Listening on/), b.waitFor(/Listening on/)])
+    await Promise.all([a.waitFor(/Daily pruning for .* (completed|was already done)/), b.waitFor(/Daily pruning for .* (completed|was already done)/)])
+    const done = [a, b].map((s) => s.output().match(/Daily pruning for \S+ completed/g)?.length ?? 0)
+    expect(done[0]! + done[1]!).toBe(1)
+    expect(await a.stop()).toBe(0)
+    expect(await b.stop()).toBe(0)
+    const conn = openSqlite(db, { readonly: true })
+    expect(conn.prepare("SELECT last_expire_unix_ts_ms AS t FROM runtime").get()).toEqual({ t: midnight })
+    conn.close()
+  })
+})
