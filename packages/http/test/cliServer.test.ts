@@ -104,7 +104,7 @@ const startRealServer = async (dbUrl: string): Promise<Running> => {
   const { HttpServer } = await import("@effect/platform")
   const { NodeHttpServer } = await import("@effect/platform-node")
   const node = NodeHttp.createServer()
-  const layer = HttpServer.serve(Server.makeApp()).pipe(
+  const layer = HttpServer.serve(Server.makeApp<never, never>()).pipe(
     Layer.provide(NodeHttpServer.layer(() => node, { port: 0, host: "127.0.0.1" })),
     Layer.provide(Server.servicesLayer({ url: dbUrl, settings: { dev: true }, bootstrap: { salt: SALT } }))
   )
