@@ -36,7 +36,7 @@ export interface AppOptions<E = never, R = never> {
   readonly extraRoutes?: HttpRouter.HttpRouter<E, R> | undefined
   readonly middleware?: AppMiddleware | undefined
   /** Replaces the built-in `/healthz` check (default: `SELECT 1` on the database). */
-  readonly health?: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, any> | undefined
+  readonly health?: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, R> | undefined
 }
 
 /** Default health: the database answers. */
@@ -105,16 +105,16 @@ export const clientApp: HttpApp.Default<never, RouteServices> = Effect.gen(funct
   return toServerResponse(yield* dispatch(request))
 })
 
-const healthRoute = (check: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, any>) =>
+const healthRoute = <R>(check: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, R>) =>
   Effect.map(check, (h) =>
     toServerResponse(
       Pages.json({ status: h.ok ? "ok" : "unavailable", detail: h.detail }, h.ok ? 200 : 503)
     ))
 
 /** The full app: extra routes first, `/healthz`, then the client routes. */
-export const makeApp = <E, R>(options: AppOptions<E, R> = {}): HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> => {
-  const health = options.health ?? databaseHealth
-  const base: HttpApp.Default<never, RouteServices | SqlClient.SqlClient> = Effect.gen(function*() {
+export const makeApp = <E = never, R = never>(options: AppOptions<E, R> = {}): HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> => {
+  const health: Effect.Effect<{ readonly ok: boolean; readonly detail: string }, never, R | SqlClient.SqlClient> = options.health ?? databaseHealth
+  const base: HttpApp.Default<never, R | RouteServices | SqlClient.SqlClient> = Effect.gen(function*() {
     const req = yield* HttpServerRequest.HttpServerRequest
     if (pathOf(req.url) === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return yield* healthRoute(health)
     return yield* clientApp
@@ -136,11 +136,14 @@ export interface ListenOptions {
   readonly host?: string | undefined
 }
 
-/** Serves `makeApp(options)` on NodeHttpServer; requires the route services and SqlClient. */
-export const layer = <E, R>(options: ListenOptions & AppOptions<E, R>) =>
+/**
+ * Serves `makeApp(options)` on NodeHttpServer; requires the route services and SqlClient. The
+ * `HttpServer` stays in the output (its `address` tells which port `port: 0` got).
+ */
+export const layer = <E = never, R = never>(options: ListenOptions & AppOptions<E, R>) =>
   HttpServer.serve(makeApp(options)).pipe(
     HttpServer.withLogAddress,
-    Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: options.port, host: options.host ?? "127.0.0.1" }))
   )
 
 /** The route services over the core backend (`Backend.layer`) plus the onion service from its keys. */
@@ -148,5 +151,5 @@ export const servicesLayer = (backend: Backend.BackendLayerOptions) =>
   OnionRequests.layer().pipe(Layer.provideMerge(Backend.layer(backend)))
 
 /** Convenience: server + backend in one layer. */
-export const layerWithBackend = <E, R>(options: ListenOptions & AppOptions<E, R> & { readonly backend: Backend.BackendLayerOptions }) =>
+export const layerWithBackend = <E = never, R = never>(options: ListenOptions & AppOptions<E, R> & { readonly backend: Backend.BackendLayerOptions }) =>
   layer(options).pipe(Layer.provide(servicesLayer(options.backend)))
