@@ -2,13 +2,13 @@
  * One-off start-up work of the server binary (domain.md §13): the `set_user_errors` and
  * `set_google_notification` edits, `print_tables`, the DB info lines and the banner.
  *
- * The edits write the schema-v9 tables directly (their layout is fixed by D3) with the semantics of
- * the admin CLI (§12.2, §12.4-5), each item in its own transaction. Unlike the older reference,
+ * The edits go through the core's UserErrors / GoogleNotificationHistory with the semantics of the
+ * admin CLI (§12.2, §12.4-5), each item in its own transaction. Unlike the older reference,
  * which exited after applying them, the server then carries on starting.
  */
 import * as NodeFs from "node:fs"
 import { Clock, Effect } from "effect"
-import { Database, Ed25519, hex } from "@session-pro/core"
+import { Database, Ed25519, GoogleNotificationHistory, hex, UserErrors } from "@session-pro/core"
 import { boxTable, renderCell } from "../Cli/Format.js"
 import { maskDbUrl, type ServerConfigShape } from "../Config/ServerConfig.js"
 
@@ -18,22 +18,16 @@ const num = (v: unknown) => (v === null || v === undefined ? 0 : Number(v))
 export const applyUserErrorEdits = (items: ServerConfigShape["setUserErrors"]) =>
   Effect.gen(function*() {
     const db = yield* Database
-    const sql = db.sql
+    const userErrors = yield* UserErrors
     let count = 0
     const lines: Array<string> = []
     for (const [i, it] of items.entries()) {
       const now = yield* Clock.currentTimeMillis
+      const key = { provider: it.provider, paymentId: it.paymentId }
       const suffix = yield* db.transaction(
-        Effect.gen(function*() {
-          if (it.set) {
-            const rows = yield* sql`INSERT INTO user_errors (payment_id, payment_provider, unix_ts_ms)
-              VALUES (${it.paymentId}, ${it.provider}, ${now}) ON CONFLICT DO NOTHING RETURNING payment_id`
-            return rows.length > 0 ? " (added)" : " (skipped - already exists)"
-          }
-          const rows = yield* sql`DELETE FROM user_errors WHERE payment_id = ${it.paymentId}
-            AND payment_provider = ${it.provider} RETURNING payment_id`
-          return rows.length > 0 ? " (deleted)" : " (skipped - not found)"
-        })
+        it.set
+          ? Effect.map(userErrors.add({ ...key, unixTsMs: now }), (added) => (added ? " (added)" : " (skipped - already exists)"))
+          : Effect.map(userErrors.remove(key), (deleted) => (deleted ? " (deleted)" : " (skipped - not found)"))
       )
       if (suffix === " (added)" || suffix === " (deleted)") count++
       lines.push(`  ${nn(i)} ${it.provider}:${it.paymentId} = ${it.set ? "True" : "False"}${suffix}`)
@@ -44,20 +38,13 @@ export const applyUserErrorEdits = (items: ServerConfigShape["setUserErrors"]) =
 export const applyGoogleNotificationEdits = (items: ServerConfigShape["setGoogleNotifications"]) =>
   Effect.gen(function*() {
     const db = yield* Database
-    const sql = db.sql
+    const history = yield* GoogleNotificationHistory
     let count = 0
     const lines: Array<string> = []
     for (const [i, it] of items.entries()) {
-      // message ids can exceed 2^53: compare as exact integers
-      const id = db.dialect === "sqlite" ? BigInt(it.messageId) : it.messageId
-      const changed = yield* db.transaction(
-        it.action === "delete"
-          ? sql`DELETE FROM google_notification_history WHERE message_id = ${id} RETURNING message_id`
-          : sql`UPDATE google_notification_history SET handled = ${db.bool(true)}, payload = NULL
-              WHERE message_id = ${id} RETURNING message_id`
-      )
-      if (changed.length > 0) count++
-      lines.push(`  ${nn(i)} ${it.messageId} = ${it.action === "delete" ? "Delete" : "Handled"}${changed.length > 0 ? "" : " (skipped - not found)"}`)
+      const changed = yield* db.transaction(history.setHandled(it.messageId, { delete: it.action === "delete" }))
+      if (changed) count++
+      lines.push(`  ${nn(i)} ${it.messageId} = ${it.action === "delete" ? "Delete" : "Handled"}${changed ? "" : " (skipped - not found)"}`)
     }
     return `Set ${count}/${items.length} google notifications\n${lines.join("\n")}`
   })
