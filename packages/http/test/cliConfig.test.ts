@@ -77,6 +77,30 @@ describe("admin CLI configuration", () => {
   })
 })
 
+describe("help", () => {
+  const commands = [
+    [], ["user-error"], ["user-error", "set"], ["user-error", "delete"], ["google-notification"], ["google-notification", "handle"],
+    ["google-notification", "delete"], ["google-notification", "list"], ["revoke"], ["revoke", "list"], ["revoke", "delete"],
+    ["revoke", "timestamp"], ["voucher"], ["report"], ["report", "generate"], ["db"], ["db", "info"], ["db", "print"], ["server"],
+    ["server", "add-pro-payment"], ["server", "generate-pro-proof"], ["server", "get-pro-details"], ["server", "get-pro-revocations"],
+    ["server", "set-payment-refund-requested"]
+  ]
+  it.each(commands.map((c) => [c.join(" ") || "(root)", c] as const))("%s --help has a description with examples", async (_n, c) => {
+    const r = await runCli([...c, "--help"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain("DESCRIPTION")
+    expect(r.stdout).toContain("Examples:")
+    expect(r.stdout).toContain(`session-pro-admin ${c.join(" ")}`)
+  })
+
+  it("a group without a subcommand prints its help and exits 1", async () => {
+    const r = await runCli(["revoke"])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain("COMMANDS")
+    expect(r.stderr).toBe("ERROR: revoke needs a subcommand; see --help")
+  })
+})
+
 describe("the admin binary (subprocess)", () => {
   it("npm run admin -- --help lists every command", () => {
     const r = spawnSync("npm", ["run", "-s", "admin", "--", "--help"], { cwd: ROOT, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } })

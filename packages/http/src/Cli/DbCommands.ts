@@ -158,7 +158,12 @@ const userErrorDelete = Command.make(
 )
 
 const userError = Command.make("user-error").pipe(
-  Command.withDescription("Set or delete user errors (domain.md §9)"),
+  Command.withDescription(
+    help("Set or delete user errors: payments the backend failed to book-keep, reported to the client as error_report (domain.md §9).", [
+      'session-pro-admin user-error set "1:<google purchase token>=true" --config server.ini',
+      'session-pro-admin user-error delete "2:<apple original tx id>" --config server.ini'
+    ])
+  ),
   Command.withSubcommands([userErrorSet, userErrorDelete])
 )
 
@@ -237,7 +242,12 @@ const googleList = Command.make("list", { ...dbOptions }, (o) =>
   )
 
 const googleNotification = Command.make("google-notification").pipe(
-  Command.withDescription("Inspect and resolve the Google Play notification history (domain.md §8.3)"),
+  Command.withDescription(
+    help("Inspect and resolve the Google Play notification history (domain.md §8.3).", [
+      "session-pro-admin google-notification list --config server.ini",
+      'session-pro-admin google-notification handle "1234567890123456" --config server.ini'
+    ])
+  ),
   Command.withSubcommands([googleMark("handle"), googleMark("delete"), googleList])
 )
 
@@ -328,7 +338,13 @@ const revokeTimestamp = Command.make(
 )
 
 const revoke = Command.make("revoke").pipe(
-  Command.withDescription("List, set or delete the revocation of a user's generation index (domain.md §6.10)"),
+  Command.withDescription(
+    help("List a user's revocable payments; set or delete the revocation of the user's generation index (domain.md §6.10).", [
+      "session-pro-admin revoke list <master hex> --config server.ini",
+      "session-pro-admin revoke timestamp <master hex> <expiry unix s> --config server.ini",
+      "session-pro-admin revoke delete <master hex> --config server.ini"
+    ])
+  ),
   Command.withSubcommands([revokeList, revokeDelete, revokeTimestamp])
 )
 
@@ -424,7 +440,12 @@ const reportGenerate = Command.make(
 )
 
 const report = Command.make("report").pipe(
-  Command.withDescription("Reports over the payments table"),
+  Command.withDescription(
+    help("Reports over the payments table (UTC periods, the same on SQLite and PostgreSQL).", [
+      "session-pro-admin report generate daily --config server.ini",
+      "session-pro-admin report generate monthly --format csv --count 12 --config server.ini"
+    ])
+  ),
   Command.withSubcommands([reportGenerate])
 )
 
@@ -508,7 +529,9 @@ const dbPrint = Command.make("print", { ...dbOptions }, (o) =>
   )
 
 const dbCommand = Command.make("db").pipe(
-  Command.withDescription("Inspect the database"),
+  Command.withDescription(
+    help("Inspect the database the server uses.", ["session-pro-admin db info --config server.ini", "session-pro-admin db print --db-url sqlite:///data/session-pro.db"])
+  ),
   Command.withSubcommands([dbInfo, dbPrint])
 )
 

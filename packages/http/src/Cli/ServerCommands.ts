@@ -302,6 +302,14 @@ const setPaymentRefundRequested = Command.make(
 )
 
 export const serverCommand = Command.make("server").pipe(
-  Command.withDescription("A client for a running server: signed requests from hex secret keys, proofs verified"),
+  Command.withDescription(
+    help(
+      "A client for a running server: builds and signs the v0 requests from hex secret keys (random ones when omitted), prints request and response, verifies returned proofs.",
+      [
+        "session-pro-admin server add-pro-payment --url http://127.0.0.1:8000 --provider google --dev-plan 1M",
+        "session-pro-admin server get-pro-details --url http://127.0.0.1:8000 --master-skey <hex>"
+      ]
+    )
+  ),
   Command.withSubcommands([addProPayment, generateProProof, getProDetails, getProRevocations, setPaymentRefundRequested])
 )
