@@ -2,6 +2,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
+import type { SqliteClient } from "@effect/sql-sqlite-node"
 import { Context, Effect, Layer, Redacted } from "effect"
 import * as nodeCrypto from "node:crypto"
 import { accountIdForMaster } from "../Crypto/Hashes.js"
@@ -55,14 +56,17 @@ export class Database extends Context.Tag("@session-pro/core/Database")<Database
   }
 
   /** `sqlite://…` (domain.md §10.4) or `postgresql://…` / `postgres://…`. */
-  static layer(options: { readonly url: string; readonly bootstrap?: BootstrapOptions }) {
+  static layer(options: { readonly url: string; readonly bootstrap?: BootstrapOptions }): Layer.Layer<Database | SqlClient.SqlClient, StorageError> {
     const target = parseDbUrl(options.url)
     return target.kind === "sqlite"
       ? Database.layerSqlite(target.filename, options.bootstrap)
       : Database.layerPg(target.url, options.bootstrap)
   }
 
-  static layerSqlite(filename: string, bootstrap?: BootstrapOptions): Layer.Layer<Database | SqlClient.SqlClient, StorageError> {
+  static layerSqlite(
+    filename: string,
+    bootstrap?: BootstrapOptions
+  ): Layer.Layer<Database | SqlClient.SqlClient | SqliteDriver.SqliteHandle | SqliteClient.SqliteClient, StorageError> {
     return Layer.effect(Database, makeDatabase("sqlite", bootstrap)).pipe(
       Layer.provideMerge(SqliteDriver.layer({ filename }))
     )
