@@ -45,7 +45,8 @@ const harness = (sweep: (ts: number, n: number) => Effect.Effect<SweepSummary, u
       sweep: (ts) =>
         Ref.updateAndGet(calls, (c) => [...c, ts]).pipe(Effect.flatMap((c) => sweep(ts, c.filter((x) => x === ts).length))),
       report: (period, count) => Effect.as(Ref.update(reports, (r) => [...r, `${period}:${count}`]), `${period} report`),
-      ping: Effect.void
+      ping: Effect.void,
+      outboxDepth: Effect.succeed(2)
     })
     const sink = Layer.succeed(WebhookSink, {
       offer: () => true,
@@ -335,6 +336,7 @@ describe("metrics", () => {
       expect(body).toContain('session_pro_store_notifications_processed_total{store="apple"} 1')
       expect(body).toContain('session_pro_store_notifications_failed_total{store="google"} 1')
       expect(body).toContain("session_pro_sweep_runs_total")
+      expect(body).toContain("session_pro_google_ack_outbox_depth")
       expect(Metrics.routeLabel("/wp-admin")).toBe("other")
     }))
 })

@@ -8,8 +8,8 @@
  *
  *   session_pro_store_notifications_processed_total{store="apple"|"google"}  (Metric.counter)
  *   session_pro_store_notifications_failed_total{store="apple"|"google"}     (Metric.counter)
- *   session_pro_google_ack_outbox_depth                                       (Metric.gauge)
  *
+ * The acknowledgement outbox depth is measured here (a COUNT every 30 s in the background process).
  * `StoreMetrics` below are those Effect metrics, for code that may import http.
  */
 import { Effect, Metric, MetricState } from "effect"
@@ -82,6 +82,11 @@ export const workerFailures = new Prom.Counter({
   labelNames: ["worker"] as const,
   registers: [registry]
 })
+export const outboxDepth = new Prom.Gauge({
+  name: "session_pro_google_ack_outbox_depth",
+  help: "Google acknowledgements waiting in the outbox (measured by the background process)",
+  registers: [registry]
+})
 export const webhookDropped = new Prom.Gauge({
   name: "session_pro_webhook_messages_dropped",
   help: "Webhook log messages dropped because a queue was full",
@@ -97,10 +102,7 @@ export const StoreMetrics = {
   failed: (store: "apple" | "google") =>
     Metric.counter("session_pro_store_notifications_failed_total", {
       description: "Store notifications that failed (left for redelivery)"
-    }).pipe(Metric.tagged("store", store)),
-  outboxDepth: Metric.gauge("session_pro_google_ack_outbox_depth", {
-    description: "Google acknowledgements waiting in the outbox"
-  })
+    }).pipe(Metric.tagged("store", store))
 } as const
 
 // Bridge: Effect counters and gauges named session_pro_* become prom-client metrics.

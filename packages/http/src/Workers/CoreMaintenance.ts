@@ -25,7 +25,11 @@ export const CoreMaintenance = Layer.effect(
           googleNotifications: r.googleNotifications
         })),
       report: (period, count) => reports.generate(period, "human", count),
-      ping: Effect.asVoid(sql`SELECT 1`)
+      ping: Effect.asVoid(sql`SELECT 1`),
+      outboxDepth: Effect.map(
+        sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM google_ack_outbox WHERE done_unix_ts_ms IS NULL`,
+        (rows) => Number(rows[0]?.n ?? 0)
+      )
     }
   })
 )

@@ -22,6 +22,8 @@ export interface MaintenanceShape {
   readonly report: (period: ReportPeriod, count: number) => Effect.Effect<string, unknown>
   /** The database answers (`SELECT 1`). */
   readonly ping: Effect.Effect<void, unknown>
+  /** Google acknowledgements waiting in the outbox (D4c). */
+  readonly outboxDepth: Effect.Effect<number, unknown>
 }
 
 export class Maintenance extends Context.Tag("@session-pro/http/Maintenance")<Maintenance, MaintenanceShape>() {}

@@ -1,6 +1,7 @@
 import { Layer } from "effect"
 import { BackupWorker } from "./BackupWorker.js"
 import { ExpirySweepWorker } from "./ExpirySweepWorker.js"
+import { OutboxDepthWorker } from "./OutboxDepthWorker.js"
 import { ReportWorker } from "./ReportWorker.js"
 
 export * from "./BackupRotation.js"
@@ -14,4 +15,6 @@ export * as Reports from "./ReportWorker.js"
  * Every background worker. Backup and report workers subscribe before the sweep loop starts, so
  * no day event is missed.
  */
-export const BackgroundWorkers = ExpirySweepWorker.pipe(Layer.provideMerge(Layer.mergeAll(BackupWorker, ReportWorker)))
+export const BackgroundWorkers = ExpirySweepWorker.pipe(
+  Layer.provideMerge(Layer.mergeAll(BackupWorker, ReportWorker, OutboxDepthWorker))
+)
