@@ -171,7 +171,6 @@ const hexToBytes = (hex: string): Uint8Array | undefined => {
   return Uint8Array.from(h.match(/../g)!.map((b) => parseInt(b, 16)))
 }
 
-
 const describeCause = (e: unknown): string =>
   typeof e === "object" && e !== null && "message" in e && typeof (e as { message: unknown }).message === "string"
     ? `${(e as { _tag?: string })._tag ?? "Error"}: ${(e as { message: string }).message}`

@@ -15,6 +15,7 @@
  * (e.g. a PostgreSQL advisory lock) or its process manager.
  */
 import { PubSub, type Message } from "@google-cloud/pubsub"
+import { SqlClient } from "@effect/sql"
 import {
   Cause,
   Config,
@@ -22,6 +23,7 @@ import {
   Deferred,
   Duration,
   Effect,
+  ExecutionStrategy,
   Exit,
   Fiber,
   Layer,
@@ -29,7 +31,7 @@ import {
   Queue,
   Ref,
   Schedule,
-  type Scope
+  Scope
 } from "effect"
 import { GooglePlayRtdn, type MessageOutcome } from "./GooglePlayRtdn.js"
 
@@ -70,6 +72,48 @@ export class GoogleConsumerLease extends Context.Tag("@session-pro/stores/Google
           Effect.provide(ctx)
         ) as Effect.Effect<{ readonly lost: Effect.Effect<never> }, never, Scope.Scope>
       }))
+    )
+
+  /**
+   * Deployment-wide lease for PostgreSQL deployments: a session advisory lock held on a reserved
+   * connection for as long as the consumer runs. Other processes poll until the holder goes away
+   * (its connection closes → PostgreSQL frees the lock). A lost connection ends the lease.
+   */
+  static readonly pgAdvisoryLock = (
+    options: { readonly key?: number; readonly pollInterval?: Duration.DurationInput } = {}
+  ): Layer.Layer<GoogleConsumerLease, never, SqlClient.SqlClient> =>
+    Layer.effect(
+      GoogleConsumerLease,
+      Effect.map(SqlClient.SqlClient, (sql) => {
+        // Arbitrary constant namespacing this lock ("GPRTDN" in ASCII).
+        const key = options.key ?? 0x475052_54444e
+        const take = Effect.gen(function*() {
+          const conn = yield* sql.reserve
+          const rows = yield* conn.executeUnprepared("SELECT pg_try_advisory_lock($1) AS locked", [key], undefined)
+          if (rows[0]?.locked !== true) return yield* Effect.fail("held elsewhere" as const)
+          yield* Effect.addFinalizer(() => conn.executeUnprepared("SELECT pg_advisory_unlock($1)", [key], undefined).pipe(Effect.ignore))
+          // Liveness probe: if the session dies, so does the lock; stop consuming.
+          const lost = conn.executeUnprepared("SELECT 1", [], undefined).pipe(
+            Effect.repeat(Schedule.spaced("15 seconds")),
+            Effect.ignore,
+            Effect.zipRight(Effect.dieMessage("Google consumer lease lost (PostgreSQL session ended)")),
+            Effect.zipRight(Effect.never)
+          )
+          return { lost }
+        })
+        // Each attempt reserves a connection in its own child scope, returned to the pool unless it won.
+        const attempt = Effect.gen(function*() {
+          const child = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+          return yield* take.pipe(Scope.extend(child), Effect.onError((cause) => Scope.close(child, Exit.failCause(cause))))
+        })
+        return {
+          acquire: attempt.pipe(
+            Effect.tapError((e) => (e === "held elsewhere" ? Effect.void : Effect.logWarning("Google consumer lease", e))),
+            Effect.retry(Schedule.spaced(options.pollInterval ?? "10 seconds")),
+            Effect.orDie
+          )
+        }
+      })
     )
 }
 

@@ -1,5 +1,6 @@
 export * as AndroidPublisher from "./AndroidPublisher.js"
 export * as GoogleAckOutboxWorker from "./GoogleAckOutboxWorker.js"
+export * as GooglePlay from "./GooglePlay.js"
 export * as GooglePlayRtdn from "./GooglePlayRtdn.js"
 export * as GooglePubSubConsumer from "./GooglePubSubConsumer.js"
 export * as GoogleSchemas from "./Schemas.js"
