@@ -1,0 +1,6 @@
+export * from "./Registry.js"
+export * as Compare from "./Compare.js"
+export * as CoreSteps from "./CoreSteps.js"
+export * as Deviations from "./Deviations.js"
+export * as Fixture from "./Fixture.js"
+export * as Runner from "./Runner.js"
