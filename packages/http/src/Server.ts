@@ -9,13 +9,13 @@
  * - the services (`Backend.layer(...)`, `OnionRequests.layer()`) are provided by the caller, or
  *   use `layerWithBackend`.
  */
-import { HttpApp, HttpIncomingMessage, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApp, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Backend } from "@session-pro/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
 import * as OnionRequests from "./OnionRequests/OnionRequests.js"
@@ -72,10 +72,31 @@ const pathOf = (url: string): string => {
   }
 }
 
-const isMaxBytes = (e: unknown): boolean => {
-  const cause = (e as { cause?: unknown })?.cause
-  return cause instanceof Error && cause.message.includes("maxBytes")
-}
+/** Past this many bytes an oversized body is no longer drained: the connection is simply answered. */
+const DRAIN_CAP_BYTES = 16 * 1024 * 1024
+
+/**
+ * Reads the body up to `limit` bytes. A larger body is drained (up to `DRAIN_CAP_BYTES`) but
+ * not kept, so the client gets our answer instead of a reset connection.
+ */
+const readBody = (req: HttpServerRequest.HttpServerRequest, limit: number) =>
+  req.stream.pipe(
+    Stream.runFoldWhile(
+      { chunks: [] as Array<Uint8Array>, size: 0 },
+      (s) => s.size <= DRAIN_CAP_BYTES,
+      (s, chunk) => {
+        s.size += chunk.length
+        if (s.size <= limit) s.chunks.push(chunk)
+        return s
+      }
+    ),
+    Effect.map((s) =>
+      s.size > limit
+        ? { ok: false as const, tooLarge: true }
+        : { ok: true as const, bytes: s.chunks.length === 1 ? s.chunks[0] : new Uint8Array(Buffer.concat(s.chunks)) }
+    ),
+    Effect.catchAll(() => Effect.succeed({ ok: false as const, tooLarge: false }))
+  )
 
 /** The client routes as an `HttpApp` (what `HttpServer.serve` runs). */
 export const clientApp: HttpApp.Default<never, RouteServices> = Effect.gen(function*() {
@@ -84,18 +105,12 @@ export const clientApp: HttpApp.Default<never, RouteServices> = Effect.gen(funct
   const method = req.method.toUpperCase()
   const headers = lowerHeaders(req.headers as Record<string, string>)
   const known = (CLIENT_PATHS as ReadonlyArray<string>).includes(path) || path === ONION_PATH
-  let body = new Uint8Array(0)
+  let body: Uint8Array = new Uint8Array(0)
   if (known && method === "POST") {
     const isOnion = path === ONION_PATH
     // The onion handler answers > 10 MiB itself (400), so read one byte more than that.
     const limit = isOnion ? ONION_MAX_BODY_BYTES + 1 : MAX_JSON_BODY_BYTES
-    const declared = Number(headers["content-length"] ?? "0")
-    if (!isOnion && declared > limit) return toServerResponse(bodyTooLarge())
-    const read = yield* req.arrayBuffer.pipe(
-      HttpIncomingMessage.withMaxBodySize(Option.some(limit)),
-      Effect.map((b) => ({ ok: true as const, bytes: new Uint8Array(b) })),
-      Effect.catchAll((e) => Effect.succeed({ ok: false as const, tooLarge: isMaxBytes(e) }))
-    )
+    const read = yield* readBody(req, limit)
     if (!read.ok) {
       return toServerResponse(read.tooLarge && !isOnion ? bodyTooLarge() : Pages.badRequest())
     }

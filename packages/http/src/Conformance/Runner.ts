@@ -37,7 +37,7 @@ interface ExchangeResponse {
   readonly decrypted_inner?: string
 }
 
-interface Exchange {
+export interface Exchange {
   readonly id: string
   readonly setup?: string
   readonly method?: string
@@ -48,7 +48,7 @@ interface Exchange {
   readonly response?: ExchangeResponse
 }
 
-interface Context {
+export interface Context {
   readonly server_now_ms: number
   readonly backend_ed25519_seed: string
   readonly gen_index_salt: string
@@ -249,7 +249,8 @@ const setupFor = (ctx: Context, set: string): Readonly<Record<string, unknown>> 
 const paymentsOf = (setup: Readonly<Record<string, unknown>>): Array<[string, PaymentSpec]> =>
   Object.entries(setup).filter((e): e is [string, PaymentSpec] => typeof e[1] === "object" && e[1] !== null)
 
-const runSetup = (step: string, ctx: Context, set: string) =>
+/** One `setup` step of a set (`init`, `revoke_<payment>`) through the core API. */
+export const runSetup = (step: string, ctx: Context, set: string) =>
   Effect.gen(function*() {
     const payments = yield* Payments
     const setup = setupFor(ctx, set)
