@@ -112,6 +112,7 @@ describe("GooglePubSubConsumer", () => {
     await first.stop() // "crash" mid-message: before the DB transaction
     expect(await payments(token)).toHaveLength(0)
     expect(pubsub.messagesOf(SUB).find((m) => m.messageId === id)?.state).not.toBe("acked")
+    expect(await hasUserError(token)).toBe(false) // an interrupted attempt is not a failure
 
     api.delays.clear()
     const second = await startConsumer()

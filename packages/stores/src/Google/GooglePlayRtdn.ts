@@ -24,7 +24,7 @@ import {
   TESTING_GOOGLE_GRACE_PERIOD_MS,
   UserErrors
 } from "@session-pro/core"
-import { Clock, Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Cause, Clock, Config, Context, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
 import { AndroidPublisher, type AndroidPublisherError } from "./AndroidPublisher.js"
 import {
   AcknowledgementState,
@@ -469,9 +469,12 @@ export const make = (options: GooglePlayRtdnOptions) =>
         })
       }).pipe(
         Effect.catchAllCause((cause) =>
-          Effect.logError(`Google RTDN ${m.messageId} failed`, cause).pipe(
-            Effect.as({ _tag: "Failed", reason: String(cause) } as const)
-          )
+          // A stopped consumer is not a failed message: leave it unrecorded and unacked for redelivery.
+          Cause.isInterruptedOnly(cause)
+            ? Effect.interrupt
+            : Effect.logError(`Google RTDN ${m.messageId} failed`, cause).pipe(
+              Effect.as({ _tag: "Failed", reason: String(Cause.squash(cause)) } as const)
+            )
         ),
         Effect.annotateLogs({ googleMessageId: m.messageId })
       )
