@@ -3,7 +3,7 @@ import * as NodeHttp from "node:http"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, HashMap, Layer, List, LogLevel, Ref, TestClock } from "effect"
+import { Cause, Effect, HashMap, Layer, List, LogLevel, Metric, Ref, TestClock } from "effect"
 import {
   Backup,
   BackgroundWorkers,
@@ -327,14 +327,16 @@ describe("metrics", () => {
   it.effect("Prometheus text with HTTP, sweep and bridged store metrics", () =>
     Effect.gen(function*() {
       Metrics.observeHttp("/get_pro_revocations", "POST", 200, 0.003)
-      yield* Metrics.StoreMetrics.processed("apple")(Effect.succeed(1)).pipe(Effect.asVoid)
-      yield* Effect.asVoid(Metrics.StoreMetrics.failed("google")(Effect.succeed(1)))
+      Metrics.observeHttp("/apple_notifications_v2", "POST", 200, 0.01)
+      Metrics.observeHttp("/apple_notifications_v2", "POST", 503, 0.01)
+      yield* Effect.asVoid(Metric.counter("session_pro_test_bridged_total").pipe(Metric.tagged("k", "v"))(Effect.succeed(1)))
       const { body, contentType } = yield* Metrics.render
       expect(contentType).toContain("text/plain")
       expect(body).toContain('session_pro_http_requests_total{route="/get_pro_revocations",method="POST",status="200"} 1')
       expect(body).toContain("session_pro_http_request_duration_seconds_bucket")
       expect(body).toContain('session_pro_store_notifications_processed_total{store="apple"} 1')
-      expect(body).toContain('session_pro_store_notifications_failed_total{store="google"} 1')
+      expect(body).toContain('session_pro_store_notifications_failed_total{store="apple"} 1')
+      expect(body).toContain('session_pro_test_bridged_total{k="v"} 1')
       expect(body).toContain("session_pro_sweep_runs_total")
       expect(body).toContain("session_pro_google_ack_outbox_depth")
       expect(Metrics.routeLabel("/wp-admin")).toBe("other")

@@ -1,16 +1,12 @@
 /**
  * Prometheus metrics (prom-client) for `GET /metrics`.
  *
- * The HTTP, sweep and backup metrics are prom-client objects owned here. The stores and the core
- * cannot import this package (dependencies point http → stores → core), so they count with plain
- * Effect metrics under the names below; every Effect counter/gauge whose name starts with
- * `session_pro_` is bridged into this registry at scrape time:
- *
- *   session_pro_store_notifications_processed_total{store="apple"|"google"}  (Metric.counter)
- *   session_pro_store_notifications_failed_total{store="apple"|"google"}     (Metric.counter)
- *
- * The acknowledgement outbox depth is measured here (a COUNT every 30 s in the background process).
- * `StoreMetrics` below are those Effect metrics, for code that may import http.
+ * Everything the server measures is a prom-client object owned here: HTTP requests and latency
+ * (middleware), sweep/backup outcomes (workers), store notifications processed/failed (the Apple
+ * webhook's answers, the Google consumer's stats sampled by the background process) and the
+ * acknowledgement outbox depth. Code in other packages can also count with plain Effect metrics:
+ * every Effect counter/gauge whose name starts with `session_pro_` and is not one of the names
+ * here is bridged into this registry at scrape time.
  */
 import { Effect, Metric, MetricState } from "effect"
 import * as Prom from "prom-client"
@@ -93,17 +89,18 @@ export const webhookDropped = new Prom.Gauge({
   registers: [registry]
 })
 
-/** The Effect metrics the stores count with (same names, so http code can use these directly). */
-export const StoreMetrics = {
-  processed: (store: "apple" | "google") =>
-    Metric.counter("session_pro_store_notifications_processed_total", {
-      description: "Store notifications processed successfully"
-    }).pipe(Metric.tagged("store", store)),
-  failed: (store: "apple" | "google") =>
-    Metric.counter("session_pro_store_notifications_failed_total", {
-      description: "Store notifications that failed (left for redelivery)"
-    }).pipe(Metric.tagged("store", store))
-} as const
+export const storeProcessed = new Prom.Counter({
+  name: "session_pro_store_notifications_processed_total",
+  help: "Store notifications applied (or recognised as duplicates)",
+  labelNames: ["store"] as const,
+  registers: [registry]
+})
+export const storeFailed = new Prom.Counter({
+  name: "session_pro_store_notifications_failed_total",
+  help: "Store notifications rejected or not applied (left for redelivery)",
+  labelNames: ["store"] as const,
+  registers: [registry]
+})
 
 // Bridge: Effect counters and gauges named session_pro_* become prom-client metrics.
 const bridged = new Map<string, Prom.Gauge<string> | Prom.Counter<string>>()
@@ -149,4 +146,9 @@ export const render: Effect.Effect<{ readonly contentType: string; readonly body
 export const observeHttp = (route: string, method: string, status: number, seconds: number) => {
   httpRequests.inc({ route, method, status: String(status) })
   httpDuration.observe({ route, method }, seconds)
+  // The Apple webhook's answer is the notification's outcome (200 applied; 4xx/5xx not).
+  if (route === "/apple_notifications_v2" && method === "POST") {
+    if (status === 200) storeProcessed.inc({ store: "apple" })
+    else storeFailed.inc({ store: "apple" })
+  }
 }
