@@ -19,6 +19,7 @@ import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
 import * as OnionRequests from "./OnionRequests/OnionRequests.js"
+import * as OpenApiDoc from "./OpenApi.js"
 import {
   bodyTooLarge,
   CLIENT_PATHS,
@@ -72,6 +73,8 @@ const pathOf = (url: string): string => {
   }
 }
 
+const plainBytes = (b: Uint8Array): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+
 /** Past this many bytes an oversized body is no longer drained: the connection is simply answered. */
 const DRAIN_CAP_BYTES = 16 * 1024 * 1024
 
@@ -93,7 +96,9 @@ const readBody = (req: HttpServerRequest.HttpServerRequest, limit: number) =>
     Effect.map((s) =>
       s.size > limit
         ? { ok: false as const, tooLarge: true }
-        : { ok: true as const, bytes: s.chunks.length === 1 ? s.chunks[0] : new Uint8Array(Buffer.concat(s.chunks)) }
+        // A plain Uint8Array view, not a Buffer: some crypto code (noble's byte checks) rejects
+        // Buffers from another realm, e.g. under vitest.
+        : { ok: true as const, bytes: plainBytes(s.chunks.length === 1 ? s.chunks[0] : Buffer.concat(s.chunks)) }
     ),
     Effect.catchAll(() => Effect.succeed({ ok: false as const, tooLarge: false }))
   )
@@ -132,6 +137,7 @@ export const makeApp = <E = never, R = never>(options: AppOptions<E, R> = {}): H
   const base: HttpApp.Default<never, R | RouteServices | SqlClient.SqlClient> = Effect.gen(function*() {
     const req = yield* HttpServerRequest.HttpServerRequest
     if (pathOf(req.url) === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return yield* healthRoute(health)
+    if (pathOf(req.url) === OpenApiDoc.PATH && req.method === "GET") return yield* OpenApiDoc.serve
     return yield* clientApp
   })
   const withExtra: HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> = options.extraRoutes
