@@ -160,7 +160,9 @@ export const dispatch = (request: RouteRequest): Effect.Effect<Pages.RouteRespon
     const method = request.method.toUpperCase()
     if (method === "OPTIONS") return Effect.succeed(Pages.options())
     if (method !== "POST") return Effect.succeed(Pages.methodNotAllowed())
-    const body = effectiveBody(request.headers, request.body)
+    // A plain Uint8Array view even when handed a Buffer (noble's byte checks can reject Buffers).
+    const raw = request.body
+    const body = effectiveBody(request.headers, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength))
     if (path === ONION_PATH) {
       // Inner requests are dispatched through this same table (any route, incl. this one).
       return OnionRequests.pipe(
