@@ -7,7 +7,7 @@
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Backend, Database } from "@session-pro/core"
-import * as AppleWebhook from "@session-pro/http/AppleWebhook"
+import * as AppleWebhook from "../../http/src/AppleWebhook.js"
 import { AppleConfig, AppleNotifications } from "@session-pro/stores"
 import { ConfigProvider, Context, Effect, Layer, Logger } from "effect"
 import * as fs from "node:fs"
