@@ -119,3 +119,50 @@ describe("Google acknowledgement outbox worker", () => {
     expect(opts).toMatchObject({ packageName: "p", subscriptionProductId: "s", apiRoot: fake.apiRoot })
   })
 })
+
+describe("AndroidPublisher client", () => {
+  it("sends the auth client's headers and decodes answers with Schema", async () => {
+    const token = randomToken()
+    fake.setSubscription(token, resource({ orderId: "GPA.auth", expiryMs: 1_760_000_300_000 }))
+    const calls: Array<string | undefined> = []
+    const layer = AndroidPublisher.layer({
+      packageName: "network.loki.messenger",
+      subscriptionProductId: PRODUCT,
+      apiRoot: fake.apiRoot,
+      authClient: {
+        getRequestHeaders: async (url?: string) => {
+          calls.push(url)
+          return new Headers({ authorization: "Bearer test-token" })
+        }
+      }
+    })
+    const sub = await Effect.runPromise(
+      Effect.flatMap(AndroidPublisher.AndroidPublisher, (p) => p.getSubscriptionV2(token)).pipe(Effect.provide(layer))
+    )
+    expect(sub.lineItems[0].latestSuccessfulOrderId).toBe("GPA.auth")
+    expect(typeof sub.lineItems[0].expiryTime).toBe("number")
+    expect(fake.calls.at(-1)?.authorization).toBe("Bearer test-token")
+    expect(calls[0]).toContain("/purchases/subscriptionsv2/tokens/")
+  })
+
+  it("maps HTTP errors, bad bodies and unknown base plans to AndroidPublisherError", async () => {
+    const layer = AndroidPublisher.layer({ packageName: "network.loki.messenger", subscriptionProductId: PRODUCT, apiRoot: fake.apiRoot })
+    const token = randomToken()
+    fake.setSubscription(token, { kind: "androidpublisher#somethingElse" })
+    fake.setBasePlans(PRODUCT, { "session-pro-1-month": { gracePeriodDuration: "P2D" } })
+    const errors = await Effect.runPromise(
+      Effect.gen(function*() {
+        const p = yield* AndroidPublisher.AndroidPublisher
+        return [
+          yield* Effect.flip(p.getSubscriptionV2("missing")),
+          yield* Effect.flip(p.getSubscriptionV2(token)),
+          yield* Effect.flip(p.getBasePlan("session-pro-7-years"))
+        ]
+      }).pipe(Effect.provide(layer))
+    )
+    expect(errors.map((e) => e._tag)).toEqual(["AndroidPublisherError", "AndroidPublisherError", "AndroidPublisherError"])
+    expect(errors[0].status).toBe(404)
+    expect(errors[1].message).toContain("unexpected answer")
+    expect(errors[2].message).toContain("base plan session-pro-7-years not found")
+  })
+})

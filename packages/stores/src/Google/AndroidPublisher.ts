@@ -29,8 +29,13 @@ export interface AndroidPublisherOptions {
   readonly packageName: string
   /** `[google] subscription_product_id`: the product whose base plans we sell (monetization lookup, ack path). */
   readonly subscriptionProductId: string
-  /** Service-account JSON. Omit only for loopback fakes. */
+  /** Service-account JSON. Omit only for loopback fakes (or when `authClient` is given). */
   readonly credentialsPath?: string | undefined
+  /**
+   * Any google-auth-library client (workload identity, impersonation, a test stub); takes
+   * precedence over `credentialsPath`.
+   */
+  readonly authClient?: { readonly getRequestHeaders: (url?: string) => Promise<Headers> } | undefined
   /** Default `https://androidpublisher.googleapis.com`. */
   readonly apiRoot?: string | undefined
   /** How long a successful base-plan lookup is reused (default 1 hour; failures are never cached). */
@@ -72,9 +77,10 @@ export const make = (options: AndroidPublisherOptions): Effect.Effect<AndroidPub
     const root = (options.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "")
     const app = `${root}/androidpublisher/v3/applications/${enc(options.packageName)}`
     const timeout = Duration.decode(options.requestTimeout ?? "30 seconds")
-    const auth = options.credentialsPath
-      ? new GoogleAuth({ keyFile: options.credentialsPath, scopes: [ANDROID_PUBLISHER_SCOPE] })
-      : undefined
+    const auth = options.authClient ??
+      (options.credentialsPath
+        ? new GoogleAuth({ keyFile: options.credentialsPath, scopes: [ANDROID_PUBLISHER_SCOPE] })
+        : undefined)
     const http = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
 
     const authorize = (operation: string, req: HttpClientRequest.HttpClientRequest) =>
