@@ -136,7 +136,7 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
         const userTx: UserPaymentTx = tx.provider === 1
           ? { provider: 1, googlePaymentToken: tx.googlePaymentToken, googleOrderId: tx.googleOrderId }
           : { provider: 2, appleTxId: tx.appleTxId }
-        const result = yield* redemption.redeem({
+        const result = yield* redemption.redeemAtomically({
           master,
           now: input.unredeemedUnixTsMs,
           redeemedTs: redeemedTimestamp(input.unredeemedUnixTsMs, settings.dev),

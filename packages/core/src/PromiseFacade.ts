@@ -1,5 +1,5 @@
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import * as Backend from "./Backend.js"
 import type { BackendSettingsShape } from "./Domain/Settings.js"
 import { ExpirySweep } from "./ExpirySweep.js"
@@ -70,7 +70,12 @@ export const openBackend = async (
     inspect: Inspect,
     reports: Reports
   }))
-  const run = <A>(eff: Effect.Effect<A, any, any>) => runtime.runPromise(eff as Effect.Effect<A, any, never>)
+  // Reject with the core's own error (not Effect's FiberFailure wrapper) so hosts can check `_tag`.
+  const run = async <A>(eff: Effect.Effect<A, any, any>): Promise<A> => {
+    const exit = await runtime.runPromiseExit(eff as Effect.Effect<A, any, never>)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  }
   return {
     proofs: promisify(services.proofs, run),
     payments: promisify(services.payments, run),

@@ -132,7 +132,8 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
         const tx = req.paymentTx
         const hash = addProPaymentHash(req.version, req.masterPkey, req.rotatingPkey, tx)
         yield* sharedChecks(hash, req, "adding payment")
-        const result = yield* db.transaction(Effect.gen(function*() {
+        // A refusal fails inside the transaction, so nothing of it is committed.
+        return yield* db.transaction(Effect.gen(function*() {
           const r = yield* redemption.redeem({
             master: req.masterPkey,
             rotating: req.rotatingPkey,
@@ -140,21 +141,19 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
             redeemedTs: redeemedTimestamp(now, settings.dev),
             tx
           })
-          if (r._tag === "Success" && tx.provider === 1 && !fake) {
+          switch (r._tag) {
+            case "AlreadyRedeemed":
+              return yield* reject(100, [r.message])
+            case "UnknownPayment":
+              return yield* reject(101, [r.message])
+            case "Error":
+              return yield* reject(1, [r.message])
+          }
+          if (tx.provider === 1 && !fake) {
             yield* outbox.enqueue({ purchaseToken: tx.googlePaymentToken, orderId: tx.googleOrderId })
           }
-          return r
+          return r.proof!
         }))
-        switch (result._tag) {
-          case "Success":
-            return result.proof!
-          case "AlreadyRedeemed":
-            return yield* reject(100, [result.message])
-          case "UnknownPayment":
-            return yield* reject(101, [result.message])
-          case "Error":
-            return yield* reject(1, [result.message])
-        }
       })
 
     /** P§2.2 steps 3–6 (the ±70 s window is checked by the parser). Uses the client's timestamp. */

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Data, Effect } from "effect"
 import { BackendKeys, type ProProof } from "./BackendKeys.js"
 import { accountIdForMaster } from "./Crypto/Hashes.js"
 import { paymentProviderName, PaymentProvider } from "./Domain/Enums.js"
@@ -29,6 +29,8 @@ export const safePaymentTxLabel = (tx: UserPaymentTx, unsafeLogging: boolean): s
   const rp = tx.provider === 3 ? ob(tx.rangeproofOrderId) : ""
   return `${paymentProviderName(tx.provider)}, google=(${token}/${order}), rangeproof=${rp}`
 }
+
+class RedeemRefused extends Data.TaggedError("RedeemRefused")<{ readonly result: RedeemResult }> {}
 
 /** §6.2: claim an unredeemed payment for a master key, allocate a gen index and (optionally) sign a proof. */
 export class Redemption extends Effect.Service<Redemption>()("@session-pro/core/Redemption", {
@@ -109,6 +111,14 @@ export class Redemption extends Effect.Service<Redemption>()("@session-pro/core/
         }
         return { _tag: "Success", genIndex: g, proof } as RedeemResult
       })
-    return { redeem } as const
+    /**
+     * `redeem` in its own (nested) transaction that is rolled back unless it succeeded, so a refused
+     * redemption never leaves a claimed row without a gen index behind.
+     */
+    const redeemAtomically = (input: Parameters<typeof redeem>[0]) =>
+      db.transaction(
+        Effect.flatMap(redeem(input), (r) => (r._tag === "Success" ? Effect.succeed(r) : Effect.fail(new RedeemRefused({ result: r }))))
+      ).pipe(Effect.catchTag("RedeemRefused", (e) => Effect.succeed(e.result)))
+    return { redeem, redeemAtomically } as const
   })
 }) {}
