@@ -5,7 +5,7 @@
 import { BackendKeys, DEV_BACKEND_SEED, Ed25519, hex, Revocations } from "@session-pro/core"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { insertPayment, insertUser, pgDb, query, runCli, sqliteDb, type TestDb } from "./cliHarness.js"
+import { emptyPgDb, emptySqliteDb, insertPayment, insertUser, pgDb, query, runCli, sqliteDb, type TestDb } from "./cliHarness.js"
 
 const PG_URL = process.env.PRO_TEST_PG_URL
 const DEV_PUB = hex(Ed25519.publicKeyFromSeed(DEV_BACKEND_SEED))
@@ -26,8 +26,9 @@ else {
   })
 }
 
-describe.each(backends)("admin CLI on %s", (_kind, makeDb) => {
+describe.each(backends)("admin CLI on %s", (kind, makeDb) => {
   let db: TestDb
+  const makeEmpty = () => (kind === "pg" ? emptyPgDb(PG_URL!) : Promise.resolve(emptySqliteDb()))
   const cli = (...args: Array<string>) => runCli([...args, "--db-url", db.url])
 
   beforeAll(async () => {
@@ -200,6 +201,16 @@ describe.each(backends)("admin CLI on %s", (_kind, makeDb) => {
     r = await runCli(["db", "info", "--db-url", "sqlite:////nonexistent/dir/x.db"])
     expect(r.code).toBe(1)
     expect(r.stderr).toBe("ERROR: database file /nonexistent/dir/x.db does not exist (from --db-url); check --config or --db-url")
+    // A database without the backend's tables is refused, never bootstrapped by the CLI.
+    const empty = await makeEmpty()
+    try {
+      r = await runCli(["voucher", "--master-pkey", hex(A), "--plan", "1M", "--db-url", empty.url])
+      expect(r.code).toBe(1)
+      expect(r.stderr).toMatch(/^ERROR: database .* has no Session Pro tables; start the server on it once, or check --config\/--db-url$/)
+      expect(await empty.tables()).toEqual([])
+    } finally {
+      await empty.cleanup()
+    }
     r = await runCli(["db", "info", "--config", "/nonexistent.ini"])
     expect(r.stderr).toBe('ERROR: config file "/nonexistent.ini" does not exist or is not readable')
     expect(r.code).toBe(1)

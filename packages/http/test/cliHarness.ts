@@ -63,28 +63,59 @@ export const sqliteDb = (): TestDb => {
 }
 
 let pgCounter = 0
-/** A fresh PostgreSQL database per test group, created next to PRO_TEST_PG_URL's and dropped after. */
-export const pgDb = async (baseUrl: string): Promise<TestDb> => {
-  const name = `pro_cli_${process.pid}_${Date.now()}_${pgCounter++}`
-  const admin = async (stmt: string) => {
-    const { PgClient } = await import("@effect/sql-pg")
-    const { Redacted } = await import("effect")
-    await Effect.runPromise(
-      Effect.scoped(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(stmt))).pipe(
-        Effect.provide(PgClient.layer({ url: Redacted.make(baseUrl) }))
-      )
+const pgRun = async (url: string, stmt: string) => {
+  const { PgClient } = await import("@effect/sql-pg")
+  const { Redacted } = await import("effect")
+  return Effect.runPromise(
+    Effect.scoped(Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(stmt))).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(url) }))
     )
-  }
-  await admin(`CREATE DATABASE ${name}`)
+  )
+}
+/** A new, empty PostgreSQL database next to PRO_TEST_PG_URL's. */
+const createPgDatabase = async (baseUrl: string) => {
+  const name = `pro_cli_${process.pid}_${Date.now()}_${pgCounter++}`
+  await pgRun(baseUrl, `CREATE DATABASE ${name}`)
   const u = new URL(baseUrl)
   u.pathname = `/${name}`
-  const url = u.toString()
+  return { url: u.toString(), drop: () => pgRun(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined) }
+}
+
+export interface EmptyDb {
+  readonly url: string
+  readonly tables: () => Promise<Array<string>>
+  readonly cleanup: () => Promise<void>
+}
+
+export const emptySqliteDb = (): EmptyDb => {
+  const dir = tmpDir()
+  const file = NodePath.join(dir, "empty.db")
+  NodeFs.writeFileSync(file, "")
+  return {
+    url: `sqlite:///${file}`,
+    tables: async () => (NodeFs.statSync(file).size === 0 ? [] : ["(file was written)"]),
+    cleanup: async () => NodeFs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+export const emptyPgDb = async (baseUrl: string): Promise<EmptyDb> => {
+  const { url, drop } = await createPgDatabase(baseUrl)
+  return {
+    url,
+    tables: async () => (await pgRun(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).map((r) => String(r.tablename)),
+    cleanup: drop
+  }
+}
+
+/** A fresh PostgreSQL database per test group, created next to PRO_TEST_PG_URL's and dropped after. */
+export const pgDb = async (baseUrl: string): Promise<TestDb> => {
+  const { url, drop } = await createPgDatabase(baseUrl)
   const layer = Backend.layer({ url, settings: { dev: true }, bootstrap: { salt: SALT } })
   return {
     url,
     kind: "pg",
     run: (eff) => Effect.runPromise(Effect.provide(eff, layer)),
-    cleanup: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    cleanup: drop
   }
 }
 

@@ -2,7 +2,11 @@
 import { HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Backend, type StorageError } from "@session-pro/core"
-import { Context, Effect, Option } from "effect"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import * as NodeFs from "node:fs"
 import type { Env } from "../Config/index.js"
 import { type CliDbConfig, describeTarget, resolveDbConfig } from "./CliConfig.js"
@@ -50,6 +54,36 @@ export const dbConfig = (opts: DbOptionValues): Effect.Effect<CliDbConfig, CliEr
   })
 
 /**
+ * A database without the backend's tables is almost certainly the wrong one (a typo in the URL, the
+ * `postgres` maintenance DB, an empty file): refuse it rather than create the schema and a new key.
+ * The check opens SQLite read-only.
+ */
+const requireSchema = (db: CliDbConfig["database"]) => {
+  const check = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = db._tag === "Postgres"
+      ? yield* sql<{ present: unknown }>`SELECT to_regclass('public.runtime') IS NOT NULL AS present`
+      : yield* sql<{ present: unknown }>`SELECT COUNT(*) AS present FROM sqlite_master WHERE type = 'table' AND name = 'runtime'`
+    return rows[0]?.present === true || Number(rows[0]?.present) === 1
+  })
+  const client: Layer.Layer<SqlClient.SqlClient, unknown> = db._tag === "Postgres"
+    ? PgClient.layer({ url: Redacted.make(db.url) }).pipe(Layer.provide(Reactivity.layer))
+    : SqliteClient.layer({ filename: db.filename, readonly: true, disableWAL: true }).pipe(Layer.provide(Reactivity.layer))
+  return check.pipe(
+    Effect.provide(client),
+    Effect.scoped,
+    Effect.mapError((e) => cliError(`Database error (${describeTarget(db)}): ${oneLine(e)}`)),
+    Effect.flatMap((present) =>
+      present
+        ? Effect.void
+        : Effect.fail(
+          cliError(`database ${describeTarget(db)} has no Session Pro tables; start the server on it once, or check --config/--db-url`)
+        )
+    )
+  )
+}
+
+/**
  * Runs `body` against the configured database through the core's Backend layer, so the CLI sees
  * exactly the server's schema, keys and settings. A SQLite file that does not exist is an error:
  * an admin tool must never create an empty database (with a fresh random key) by a typo.
@@ -66,6 +100,7 @@ export const withDatabase = <A, E, R>(
         cliError(`database file ${db.filename} does not exist (from ${config.source}); check --config or --db-url`)
       )
     }
+    if (db._tag === "Postgres" || db.filename !== ":memory:") yield* requireSchema(db)
     const layer = Backend.layer({
       url: db.url,
       settings: { dev: config.dev, unsafeLogging: config.unsafeLogging, platformTestingEnv: config.platformTestingEnv }
