@@ -399,6 +399,27 @@ describe("Apple notifications: recorded without action (200 + log line)", () => 
       expect(o._tag).toBe("NoAction")
     })))
 
+  it("EXTERNAL_PURCHASE_TOKEN (externalPurchaseToken instead of data) → NoAction", () =>
+    run(Effect.gen(function*() {
+      const jws = chainJws(chain, {
+        notificationType: "EXTERNAL_PURCHASE_TOKEN",
+        subtype: "UNREPORTED",
+        notificationUUID: crypto.randomUUID(),
+        signedDate: Date.now(),
+        externalPurchaseToken: { externalPurchaseId: "SANDBOX_abc", tokenCreationDate: Date.now(), appAppleId: 1470168868, bundleId: BUNDLE }
+      })
+      expect((yield* send(jws))._tag).toBe("NoAction")
+      expect(yield* rows("payments")).toEqual([])
+    })))
+
+  it("DID_CHANGE_RENEWAL_STATUS with an unexpected subtype leaves the payment alone", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("530", "531") })
+      const before = yield* rows("payments")
+      expect((yield* send({ type: "DID_CHANGE_RENEWAL_STATUS", subtype: "SOMETHING", tx: sub("530", "531") }))._tag).toBe("NoAction")
+      expect(yield* rows("payments")).toEqual(before)
+    })))
+
   it("ONE_TIME_CHARGE of a non-subscription product → NoAction", () =>
     run(Effect.gen(function*() {
       const o = yield* send({ type: "ONE_TIME_CHARGE", tx: { orig: "510", tx: "510", purchase: T0, type: "Consumable", product: "coins" } })
