@@ -2,7 +2,7 @@
  * The admin CLI against real databases: SQLite always, PostgreSQL when PRO_TEST_PG_URL is set.
  * Every command runs in-process through @effect/cli's Command.run with the console captured.
  */
-import { BackendKeys, DEV_BACKEND_SEED, Ed25519, hex, Revocations } from "@session-pro/core"
+import { DEV_BACKEND_SEED, Ed25519, GoogleNotificationHistory, hex, Revocations } from "@session-pro/core"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { emptyPgDb, emptySqliteDb, insertPayment, insertUser, pgDb, query, runCli, sqliteDb, type TestDb } from "./cliHarness.js"
@@ -123,6 +123,12 @@ describe.each(backends)("admin CLI on %s", (kind, makeDb) => {
     expect(r.stdout).toBe(["Deleted 1/1 google notifications", "  00 222 = Delete"].join("\n"))
     r = await cli("google-notification", "list")
     expect(r.stdout).toBe("No unhandled google notifications")
+    // Pub/Sub message ids are 16-17 digits: beyond 2^53 they must survive as exact integers.
+    await db.run(Effect.flatMap(GoogleNotificationHistory, (h) => h.add("9007199254740993", T("2026-02-01T00:00:00Z"), "{}")))
+    r = await cli("google-notification", "list")
+    expect(r.stdout).toBe(["Found 1 unhandled google notifications:", "  00 message_id=9007199254740993, expiry=1769904000000 (26-02-01 00:00:00.000)"].join("\n"))
+    r = await cli("google-notification", "handle", "9007199254740993")
+    expect(r.stdout).toBe(["Marked 1/1 google notifications as handled", "  00 9007199254740993 = Handled"].join("\n"))
     r = await cli("google-notification", "handle", "12a")
     expect(r.code).toBe(1)
     expect(r.stderr).toBe('ERROR: message id "12a" is not an integer')
