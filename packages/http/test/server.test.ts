@@ -3,6 +3,7 @@
  * file and a free port.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import * as NodeCrypto from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as Net from "node:net"
 import * as NodeOs from "node:os"
@@ -102,9 +103,32 @@ describe("server binary", () => {
     const dir = tmp()
     const db = NodePath.join(dir, "nested", "pro.db")
     const log = NodePath.join(dir, "pro.log")
+    // An INI file (current generation) with Apple in sandbox; the environment adds the rest.
+    const cert = NodePath.join(ROOT, "test-vectors/fixtures/apple/certs/AppleRootCA-G3.cer")
+    const key = NodePath.join(dir, "AuthKey.p8")
+    NodeFs.writeFileSync(
+      key,
+      NodeCrypto.generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "pkcs8" })
+    )
+    const ini = NodePath.join(dir, "pro.ini")
+    NodeFs.writeFileSync(ini, `; test deployment
+[base]
+db_url = sqlite:///${db}
+dev = true
+with_platform_apple = true
+
+[apple]
+bundle_id = com.loki-project.loki-messenger
+issuer_id = aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+key_id = ABCDEFGHIJ
+key_path = ${key}
+root_cert_path = ${cert}
+root_cert_ca_g2_path = ${cert}
+root_cert_ca_g3_path = ${cert}
+sandbox_env = true
+`)
     const s = await start({
-      SESH_PRO_BACKEND_DB_URL: `sqlite:///${db}`,
-      SESH_PRO_BACKEND_DEV: "1",
+      SESH_PRO_BACKEND_INI_PATH: ini,
       SESH_PRO_BACKEND_LOG_PATH: log,
       SESH_PRO_BACKEND_SET_USER_ERRORS: "1:some-google-token=true,2:1000000999=false"
     })
@@ -112,6 +136,16 @@ describe("server binary", () => {
     expect(s.output()).toContain("Session Pro Backend")
     expect(s.output()).toContain("Dev Mode Enabled")
     expect(s.output()).toContain("Set 1/2 user errors")
+    expect(s.output()).toContain(`Config .INI file loaded: ${ini}`)
+    expect(s.output()).toContain("Platform: Sandbox Apple iOS App Store notification handling enabled")
+    expect(s.output()).toContain("Platform testing environment enabled") // sandbox forces it
+    expect(s.output()).toContain("Platform Apple is in sandbox mode but platform_testing_env was false; forcing it to true")
+
+    // the Apple webhook is mounted: a bad body is 400, a payload that is not Apple's is 403
+    expect((await http(s.port, "/apple_notifications_v2", { method: "POST", body: "{}" })).status).toBe(400)
+    expect(
+      (await http(s.port, "/apple_notifications_v2", { method: "POST", body: '{"signedPayload":"a.b.c"}' })).status
+    ).toBe(403)
 
     const health = await http(s.port, "/healthz")
     expect(health.status).toBe(200)
@@ -135,6 +169,7 @@ describe("server binary", () => {
     expect(metrics.text).toContain('session_pro_http_requests_total{route="/healthz",method="GET",status="200"} 1')
     expect(metrics.text).toContain('session_pro_http_requests_total{route="other",method="GET",status="404"} 1')
     expect(metrics.text).toContain("session_pro_http_request_duration_seconds_bucket")
+    expect(metrics.text).toContain('session_pro_store_notifications_failed_total{store="apple"} 2')
 
     expect(await s.stop("SIGTERM")).toBe(0)
     expect(s.output()).toContain("Shutting down: draining")

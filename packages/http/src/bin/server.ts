@@ -14,7 +14,7 @@
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
-import { HttpMiddleware, HttpServer } from "@effect/platform"
+import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Clock, Effect, Layer } from "effect"
 import { loadConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
@@ -24,9 +24,11 @@ import { metricsMiddleware, opsRouter } from "../Observability/OpsRoutes.js"
 import { WebhookSink } from "../Observability/Webhooks.js"
 import { Backup, BackgroundWorkers, MaintenanceEvents, WorkerHealth } from "../Workers/index.js"
 import * as Cluster from "../Workers/Cluster.js"
+import * as Platforms from "../Workers/Platforms.js"
 import { CoreMaintenance } from "../Workers/CoreMaintenance.js"
 import * as Startup from "../Workers/Startup.js"
 import * as Server from "../Server.js"
+import * as DevClock from "../DevClock.js"
 import * as ExpirySweepWorker from "../Workers/ExpirySweepWorker.js"
 import * as BackupWorker from "../Workers/BackupWorker.js"
 import * as ReportWorker from "../Workers/ReportWorker.js"
@@ -97,13 +99,16 @@ const startup = (config: ServerConfigShape, listening: string) =>
     }))
   )
 
-/** Background workers and what they need. */
+/** Background workers (sweep, backup, reports, outbox depth) and the store platforms' background work. */
 const background = (config: ServerConfigShape) =>
-  BackgroundWorkers.pipe(
-    Layer.provide(Layer.mergeAll(
-      Layer.effect(MaintenanceEvents, MaintenanceEvents.make),
-      Backup.BackupTarget.fromDatabase(config.database)
-    ))
+  Layer.mergeAll(
+    BackgroundWorkers.pipe(
+      Layer.provide(Layer.mergeAll(
+        Layer.effect(MaintenanceEvents, MaintenanceEvents.make),
+        Backup.BackupTarget.fromDatabase(config.database)
+      ))
+    ),
+    Platforms.platformWorkers(config)
   )
 
 /** The HTTP server with the client routes, the ops routes and request metrics; drains on shutdown. */
@@ -121,9 +126,9 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
         role: role.label,
         ...(role.clustered ? { metrics: Cluster.workerMetricsSource() } : {})
       })
-      // The ops routes go in through the app's seam (tried before the client routes).
+      // The ops routes and the Apple webhook go in through the app's seam (tried before the client routes).
       const app = Server.makeApp({
-        extraRoutes: ops,
+        extraRoutes: HttpRouter.concat(ops, Platforms.appleRouter(config)),
         middleware: (inner) => metricsMiddleware(HttpMiddleware.xForwardedHeaders(inner))
       })
       // Built last, released first: stop accepting, wait for in-flight requests, then let the
@@ -141,6 +146,7 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
         )
       )
       const serve = HttpServer.serve(app).pipe(
+        Layer.provide(Platforms.appleHttpLayer(config)),
         Layer.provideMerge(NodeHttpServer.layer(() => server, { port: config.port, host: config.host }))
       )
       const announce = Layer.effectDiscard(
@@ -211,7 +217,7 @@ const main = Effect.gen(function*() {
   const config = parsed.config
   const me = Cluster.identity()
   const role = me ? worker(config, me) : config.workers > 1 ? primary(config) : single(config)
-  const withClock = config.fakeClockMs !== undefined ? Layer.provide(role, Layer.setClock(fakeClock(config.fakeClockMs))) : role
+  const withClock = config.fakeClockMs !== undefined ? Layer.provide(role, DevClock.layer(config.fakeClockMs)) : role
   yield* Layer.launch(withClock.pipe(Layer.provide(observability(config, me ? `w${me.id}` : undefined)))).pipe(
     Effect.tapErrorCause((cause) =>
       logPro(Effect.logError("The server stopped with an error", cause)).pipe(

@@ -1,0 +1,78 @@
+/**
+ * The store platforms in the server binary (domain.md §13 steps 12-13), composed from the Apple
+ * webhook module and the stores package:
+ * - every HTTP process: `POST /apple_notifications_v2` with `AppleNotifications` (when Apple is on);
+ * - the background process only: the Apple catch-up (at start, then hourly), the Google Pub/Sub
+ *   consumer and the acknowledgement outbox worker (when Google is on). One Google consumer per
+ *   deployment (FLAG-39): the background process is elected per host, and on PostgreSQL the
+ *   consumer also holds an advisory-lock lease so several hosts cannot both consume.
+ * The Google consumer's outcome counts are sampled into the store notification metrics.
+ */
+import { HttpRouter } from "@effect/platform"
+import { AppleNotifications, GooglePlay, GooglePubSubConsumer } from "@session-pro/stores"
+import { Effect, Layer, Schedule } from "effect"
+import * as AppleWebhook from "../AppleWebhook.js"
+import type { ServerConfigShape } from "../Config/ServerConfig.js"
+import * as Metrics from "../Observability/Metrics.js"
+
+/** Routes for the app's `extraRoutes` seam (empty when Apple is off). */
+export const appleRouter = (config: ServerConfigShape) => (config.apple ? AppleWebhook.router : HttpRouter.empty)
+
+/**
+ * `AppleNotifications` for the webhook route. When Apple is off the route is not mounted, so the
+ * service is a placeholder that is never called (it keeps the app's type uniform).
+ */
+type AppleLayer = ReturnType<typeof AppleWebhook.layerFromServerConfig>
+export const appleHttpLayer = (
+  config: ServerConfigShape
+): Layer.Layer<AppleNotifications.AppleNotifications, Layer.Layer.Error<AppleLayer>, Layer.Layer.Context<AppleLayer>> =>
+  config.apple
+    ? AppleWebhook.layerFromServerConfig(config.apple)
+    : Layer.sync(AppleNotifications.AppleNotifications, () => {
+      const off = Effect.dieMessage("Apple is not enabled in this deployment")
+      return { config: undefined as never, process: () => off, verify: () => off }
+    })
+
+const googleStatsSampler = Layer.scopedDiscard(
+  Effect.gen(function*() {
+    const consumer = yield* GooglePubSubConsumer.GooglePubSubConsumer
+    let seen = { processed: 0, failed: 0 }
+    yield* consumer.stats.pipe(
+      Effect.tap((s) =>
+        Effect.sync(() => {
+          const now = { processed: s.handled + s.duplicates, failed: s.failed + s.discarded }
+          if (now.processed > seen.processed) Metrics.storeProcessed.inc({ store: "google" }, now.processed - seen.processed)
+          if (now.failed > seen.failed) Metrics.storeFailed.inc({ store: "google" }, now.failed - seen.failed)
+          seen = now
+        })
+      ),
+      Effect.repeat(Schedule.spaced("10 seconds")),
+      Effect.forkScoped
+    )
+  })
+)
+
+/** Background platform work; needs the core services (and SqlClient for the PostgreSQL lease). */
+export const platformWorkers = (config: ServerConfigShape) => {
+  // The catch-up applies missed notifications through the same AppleNotifications service.
+  const apple = config.apple
+    ? AppleWebhook.layerCatchUpFromServerConfig(config.apple).pipe(Layer.provide(appleHttpLayer(config)))
+    : Layer.empty
+  const google = config.google
+    ? googleStatsSampler.pipe(
+      Layer.provideMerge(GooglePlay.layer({
+        packageName: config.google.packageName,
+        subscriptionProductId: config.google.subscriptionProductId,
+        projectId: config.google.projectId,
+        subscriptionName: config.google.subscriptionName,
+        credentialsPath: config.google.credentialsPath
+      })),
+      Layer.provide(
+        config.database._tag === "Postgres"
+          ? GooglePubSubConsumer.GoogleConsumerLease.pgAdvisoryLock()
+          : GooglePubSubConsumer.GoogleConsumerLease.inProcess
+      )
+    )
+    : Layer.empty
+  return Layer.mergeAll(apple, google)
+}
