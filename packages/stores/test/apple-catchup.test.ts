@@ -6,7 +6,10 @@
  */
 import { Backend, Database, Payments } from "@session-pro/core"
 import { AppleCatchUp, AppleConfig, AppleNotifications } from "@session-pro/stores"
-import { Effect, Either, Layer, TestClock, TestContext } from "effect"
+import { ConfigProvider, Effect, Either, Layer, TestClock, TestContext } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as crypto from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -185,5 +188,29 @@ describe("Apple catch-up", () => {
       expect(r.failed).toBe(0)
       expect(yield* checkpoint).toBe(r.endDate)
     }).pipe(Effect.provide(layer))))
+  })
+
+  it("layerConfig reads [apple] key_id/issuer_id/key_path/bundle_id/sandbox_env/api_base_url and runs a pass at start", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apple-key-"))
+    const keyPath = path.join(dir, "AuthKey.p8")
+    fs.writeFileSync(keyPath, signingKey)
+    failWith = undefined
+    pages = { "": { items: [] } }
+    requests.length = 0
+    const provider = ConfigProvider.fromMap(new Map([
+      ["apple.key_id", "K"],
+      ["apple.issuer_id", "I"],
+      ["apple.key_path", keyPath],
+      ["apple.bundle_id", BUNDLE],
+      ["apple.sandbox_env", "true"],
+      ["apple.api_base_url", baseUrl]
+    ]))
+    const cfg = await Effect.runPromise(Effect.withConfigProvider(AppleCatchUp.fromConfig, provider))
+    expect(cfg).toMatchObject({ keyId: "K", issuerId: "I", bundleId: BUNDLE, environment: "Sandbox", baseUrl })
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      yield* Layer.build(AppleCatchUp.layerConfig.pipe(Layer.provideMerge(baseLayer())))
+      for (let i = 0; i < 100 && requests.length === 0; i++) yield* Effect.sleep("20 millis")
+      expect(requests.length).toBeGreaterThan(0)
+    })).pipe(Effect.withConfigProvider(provider)))
   })
 })

@@ -12,7 +12,8 @@
  *  - an API error → checkpoint unchanged, the run is retried.
  */
 import { AppStoreServerAPIClient, Environment, type NotificationHistoryResponse } from "@apple/app-store-server-library"
-import { Clock, Context, Duration, Effect, Layer, Schedule, Schema } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import * as fs from "node:fs/promises"
 import type { AppleEnvironment } from "./Config.js"
 import { AppleNotifications } from "./AppleNotifications.js"
 import { AppleLedger, layerCore } from "./Ledger.js"
@@ -186,3 +187,38 @@ export const layer = (config: AppleCatchUpConfig) =>
 
 /** The service without the background fiber (tests, CLI). */
 export const layerManual = (config: AppleCatchUpConfig) => Layer.effect(AppleCatchUp, make(config)).pipe(Layer.provide(layerCore))
+
+/**
+ * Reads the `apple` namespace: key_id, issuer_id, key_path (.p8), bundle_id, sandbox_env, and the
+ * optional api_base_url, catchup_interval_s, catchup_lookback_days.
+ */
+export const fromConfig = Effect.gen(function*() {
+  const c = yield* Config.all({
+    keyId: Config.string("key_id"),
+    issuerId: Config.string("issuer_id"),
+    keyPath: Config.string("key_path"),
+    bundleId: Config.string("bundle_id"),
+    sandbox: Config.withDefault(Config.boolean("sandbox_env"), false),
+    baseUrl: Config.option(Config.string("api_base_url")),
+    intervalS: Config.withDefault(Config.integer("catchup_interval_s"), 3600),
+    lookbackDays: Config.option(Config.integer("catchup_lookback_days"))
+  }).pipe(Config.nested("apple"))
+  const signingKey = yield* Effect.tryPromise({
+    try: () => fs.readFile(c.keyPath, "utf8"),
+    catch: (e) => new AppleCatchUpError({ message: `Failed to read the App Store Connect API key ${c.keyPath}: ${String(e)}` })
+  })
+  const config: AppleCatchUpConfig = {
+    signingKey,
+    keyId: c.keyId,
+    issuerId: c.issuerId,
+    bundleId: c.bundleId,
+    environment: c.sandbox ? "Sandbox" : "Production",
+    baseUrl: Option.getOrUndefined(c.baseUrl),
+    interval: Duration.seconds(c.intervalS),
+    lookbackMs: Option.getOrUndefined(Option.map(c.lookbackDays, (d) => d * 86_400_000))
+  }
+  return config
+})
+
+/** `layer` configured from the `apple` config namespace. */
+export const layerConfig = Layer.unwrapEffect(Effect.map(fromConfig, layer))
