@@ -19,6 +19,7 @@ import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
 import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
 import * as OnionRequests from "./OnionRequests/OnionRequests.js"
+import * as DevClock from "./DevClock.js"
 import * as OpenApiDoc from "./OpenApi.js"
 import {
   bodyTooLarge,
@@ -138,6 +139,7 @@ export const makeApp = <E = never, R = never>(options: AppOptions<E, R> = {}): H
     const req = yield* HttpServerRequest.HttpServerRequest
     if (pathOf(req.url) === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return yield* healthRoute(health)
     if (pathOf(req.url) === OpenApiDoc.PATH && req.method === "GET") return yield* OpenApiDoc.serve
+    if (pathOf(req.url) === DevClock.PATH) return yield* DevClock.serve
     return yield* clientApp
   })
   const withExtra: HttpApp.Default<E, R | RouteServices | SqlClient.SqlClient> = options.extraRoutes
