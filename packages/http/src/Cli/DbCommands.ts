@@ -30,10 +30,11 @@ import { dbOptions, dryRunOption, help, withDatabase } from "./Runtime.js"
 
 const fail = (message: string) => Effect.fail(cliError(message))
 const keyArg = (name: string) => Args.text({ name }).pipe(Args.withDescription("Master public key, 64 hex characters (0x prefix allowed)"))
-const parseMaster = (text: string) => {
-  const k = parseKeyHex("master public key", text)
+const parseKey = (label: string, text: string) => {
+  const k = parseKeyHex(label, text)
   return typeof k === "string" ? fail(k) : Effect.succeed(k)
 }
+const parseMaster = (text: string) => parseKey("master public key", text)
 const dbBlob = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength)
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ const voucher = Command.make(
       Effect.gen(function*() {
         const master = yield* parseMaster(o.master)
         const plan = proPlanFromCli(o.plan)!
-        const rotating = Option.isSome(o.rotating) ? yield* Effect.flatMap(Effect.succeed(parseKeyHex("rotating public key", o.rotating.value)), (k) => typeof k === "string" ? fail(k) : Effect.succeed(k)) : undefined
+        const rotating = Option.isSome(o.rotating) ? yield* parseKey("rotating public key", o.rotating.value) : undefined
         const durationMs = Option.getOrUndefined(Option.filter(o.devDurationMs, (n) => n !== 0))
         if (durationMs !== undefined && durationMs < 0) return yield* fail("--dev-duration-ms must be positive")
         if (o.dryRun) {
