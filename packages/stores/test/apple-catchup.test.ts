@@ -66,7 +66,8 @@ const notifConfig = (): AppleConfig.AppleNotificationsConfig => ({
   rootCertificates: [chain.root.der],
   enableOnlineChecks: false,
   productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
-  retryWindowMs: 0
+  // Production retention: failures within it are retried by catch-up.
+  retryWindowMs: 567_000_000
 })
 const catchUpConfig = (): AppleCatchUp.AppleCatchUpConfig => ({
   signingKey,
@@ -76,8 +77,11 @@ const catchUpConfig = (): AppleCatchUp.AppleCatchUpConfig => ({
   environment: "Sandbox",
   baseUrl
 })
-const baseLayer = () => AppleNotifications.layer(notifConfig()).pipe(Layer.provideMerge(Backend.layerSqlite(":memory:")))
-const manualLayer = () => AppleCatchUp.layerManual(catchUpConfig()).pipe(Layer.provideMerge(baseLayer()))
+const baseLayer = (retryWindowMs?: number) =>
+  AppleNotifications.layer({ ...notifConfig(), ...(retryWindowMs === undefined ? {} : { retryWindowMs }) }).pipe(
+    Layer.provideMerge(Backend.layerSqlite(":memory:"))
+  )
+const manualLayer = (retryWindowMs?: number) => AppleCatchUp.layerManual(catchUpConfig()).pipe(Layer.provideMerge(baseLayer(retryWindowMs)))
 
 const checkpoint = Effect.flatMap(Database, (db) => db.sql<{ c: number }>`SELECT apple_notification_checkpoint_unix_ts_ms AS c FROM runtime`).pipe(
   Effect.map((r) => Number(r[0]!.c)),
@@ -107,7 +111,7 @@ describe("Apple catch-up", () => {
       yield* TestClock.setTime(now)
       const cu = yield* AppleCatchUp.AppleCatchUp
       const report = yield* cu.runOnce
-      expect(report).toMatchObject({ skipped: false, pages: 2, seen: 4, applied: 2, failed: 2, checkpointBefore: 0 })
+      expect(report).toMatchObject({ skipped: false, pages: 2, seen: 4, applied: 2, failed: 2, givenUp: 0, checkpointBefore: 0 })
       // Pinned at the earliest failure (the unverifiable one is later), so both are retried next pass.
       expect(report.checkpointAfter).toBe(sBad)
       expect((yield* (yield* Payments).findByAppleOriginalTxId("700")).map((p) => p.apple_tx_id)).toEqual(["701", "702"])
@@ -155,6 +159,20 @@ describe("Apple catch-up", () => {
       expect((yield* cu.runOnce).skipped).toBe(true)
       expect(requests.length).toBe(before)
     }).pipe(Effect.provide(manualLayer()), Effect.provide(TestContext.TestContext)))
+  })
+
+  it("a failure older than the UUID retention is given up on (no re-listing of forgotten UUIDs)", async () => {
+    const base = Date.now() + 60_000
+    const now = base + 5 * DAY
+    const bad = notificationJws(chain, { type: "DID_CHANGE_RENEWAL_STATUS", subtype: "AUTO_RENEW_DISABLED", signedDate: base, tx: tx("740", "741") })
+    pages = { "": { items: [bad] } }
+    failWith = undefined
+    await Effect.runPromise(Effect.gen(function*() {
+      yield* TestClock.setTime(now)
+      const r = yield* (yield* AppleCatchUp.AppleCatchUp).runOnce
+      expect(r).toMatchObject({ failed: 1, givenUp: 1, checkpointAfter: now - 10_000 })
+      expect(yield* userErrors).toEqual([{ payment_id: "740" }])
+    }).pipe(Effect.provide(manualLayer(DAY)), Effect.provide(TestContext.TestContext)))
   })
 
   it("an API error fails the pass and leaves the checkpoint where it was", async () => {

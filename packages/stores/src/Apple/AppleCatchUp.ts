@@ -9,6 +9,9 @@
  *  - every page fetched and every notification applied (or a duplicate) → checkpoint = end;
  *  - some notification failed → checkpoint = max(C, earliest failed signedDate), so it is retried next
  *    time while the ones after it (already applied, UUID-deduped) do not hold anything up;
+ *  - but only while the failure is younger than the UUID retention (`retryWindowMs`): re-listing an
+ *    older range would re-apply notifications whose UUID rows are gone, possibly out of order. An
+ *    older failure is given up on (logged as an error; its subscription already carries a user error);
  *  - an API error → checkpoint unchanged, the run is retried.
  */
 import { AppStoreServerAPIClient, Environment, type NotificationHistoryResponse } from "@apple/app-store-server-library"
@@ -49,6 +52,8 @@ export interface CatchUpReport {
   readonly seen: number
   readonly applied: number
   readonly failed: number
+  /** Failures older than the UUID retention: not retried by catch-up (flagged as user errors). */
+  readonly givenUp: number
   readonly checkpointBefore: number
   readonly checkpointAfter: number
 }
@@ -114,7 +119,7 @@ export const make = (config: AppleCatchUpConfig) =>
       const now = yield* Clock.currentTimeMillis
       const end = now - END_LAG_MS
       const checkpoint = yield* ledger.checkpoint.pipe(Effect.mapError((e) => new AppleCatchUpError({ message: e.message })))
-      const base = { startDate: 0, endDate: end, pages: 0, seen: 0, applied: 0, failed: 0, checkpointBefore: checkpoint }
+      const base = { startDate: 0, endDate: end, pages: 0, seen: 0, applied: 0, failed: 0, givenUp: 0, checkpointBefore: checkpoint }
       if (end - checkpoint < MIN_GAP_MS) {
         return { ...base, skipped: true, checkpointAfter: checkpoint }
       }
@@ -124,7 +129,10 @@ export const make = (config: AppleCatchUpConfig) =>
       }
       let token: string | null = null
       let pages = 0, seen = 0, applied = 0, failed = 0
+      // Failures younger than this can be retried safely (the UUIDs after them are still remembered).
+      const horizon = end - notifications.config.retryWindowMs
       let earliestFailure = Number.POSITIVE_INFINITY
+      let givenUp = 0
       do {
         const page: NotificationHistoryResponse = yield* Effect.tryPromise({
           try: () => client.getNotificationHistory(token, { startDate: start, endDate: end, onlyFailures: true }),
@@ -140,22 +148,30 @@ export const make = (config: AppleCatchUpConfig) =>
             applied++
           } else {
             failed++
-            earliestFailure = Math.min(earliestFailure, unverifiedSignedDate(item.signedPayload) ?? start)
-            yield* Effect.logWarning(`Apple catch-up: a notification was not applied (${r.left._tag}); it will be retried`)
+            const signed = unverifiedSignedDate(item.signedPayload) ?? start
+            if (signed >= horizon) {
+              earliestFailure = Math.min(earliestFailure, signed)
+              yield* Effect.logWarning(`Apple catch-up: a notification signed at ${signed} was not applied (${r.left._tag}); it will be retried`)
+            } else {
+              givenUp++
+              yield* Effect.logError(
+                `Apple catch-up: giving up on a notification signed at ${signed} (${r.left._tag}): older than the UUID retention window, so retrying could re-apply later notifications out of order`
+              )
+            }
           }
         }
         token = page.hasMore && page.paginationToken ? page.paginationToken : null
       } while (token !== null)
-      const next = failed === 0 ? end : Math.max(checkpoint, Math.min(earliestFailure, end))
+      const next = earliestFailure === Number.POSITIVE_INFINITY ? end : Math.max(checkpoint, Math.min(earliestFailure, end))
       if (next !== checkpoint) {
         yield* ledger.transaction(ledger.setCheckpoint(next)).pipe(
           Effect.mapError((e) => new AppleCatchUpError({ message: `saving the checkpoint failed: ${e.message}` }))
         )
       }
       yield* Effect.logInfo(
-        `Apple catch-up [${start}, ${end}]: ${pages} page(s), ${seen} notification(s), ${applied} applied, ${failed} failed; checkpoint ${checkpoint} → ${next}`
+        `Apple catch-up [${start}, ${end}]: ${pages} page(s), ${seen} notification(s), ${applied} applied, ${failed} failed (${givenUp} given up); checkpoint ${checkpoint} → ${next}`
       )
-      return { ...base, startDate: start, skipped: false, pages, seen, applied, failed, checkpointAfter: next }
+      return { ...base, startDate: start, skipped: false, pages, seen, applied, failed, givenUp, checkpointAfter: next }
     })
     return { runOnce } satisfies AppleCatchUpShape
   })
