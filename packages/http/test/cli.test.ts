@@ -78,6 +78,11 @@ describe.each(backends)("admin CLI on %s", (kind, makeDb) => {
     expect(r.stdout).toContain(hex(A))
     expect(r.stdout).toContain("1767261600000 (26-01-01 10:00:00.000)")
     expect(r.stdout).toMatch(/│ Yes +│/)
+    // The backend's signing seed is never printed unless unsafe_logging is on.
+    expect(r.stdout).not.toContain("cdcdcdcdcdcdcdcd")
+    expect(r.stdout).toContain(`(secret seed hidden; public key ${DEV_PUB})`)
+    const unsafe = await runCli(["db", "print", "--db-url", db.url], { SESH_PRO_BACKEND_UNSAFE_LOGGING: "1" })
+    expect(unsafe.stdout).toContain("cd".repeat(32))
   })
 
   it("user-error set and delete, each item reported", async () => {

@@ -10,6 +10,7 @@ import { SqlClient } from "@effect/sql"
 import {
   BackendKeys,
   Database,
+  Ed25519,
   GoogleNotificationHistory,
   hex,
   paymentStatusName,
@@ -492,8 +493,14 @@ const dbInfo = Command.make("info", { ...dbOptions }, (o) =>
     )
   )
 
+/** The backend's Ed25519 seed signs every proof: db print shows only its public key unless unsafe_logging is on. */
+const hideSecret = (table: string, column: string, value: unknown, unsafe: boolean): string | undefined => {
+  if (unsafe || table !== "runtime" || column !== "backend_key" || !(value instanceof Uint8Array) || value.length !== 32) return undefined
+  return `(secret seed hidden; public key ${hex(Ed25519.publicKeyFromSeed(value))})`
+}
+
 const dbPrint = Command.make("print", { ...dbOptions }, (o) =>
-  withDatabase(o, () =>
+  withDatabase(o, (config) =>
     Effect.gen(function*() {
       const db = yield* Database
       const sql = db.sql
@@ -515,7 +522,9 @@ const dbPrint = Command.make("print", { ...dbOptions }, (o) =>
         out.push(
           boxTable(
             columns.map((c) => c.name),
-            rows.map((r) => columns.map((c) => renderCell(table, c.name, r[c.name], c.bigint)))
+            rows.map((r) =>
+              columns.map((c) => hideSecret(table, c.name, r[c.name], config.unsafeLogging) ?? renderCell(table, c.name, r[c.name], c.bigint))
+            )
           )
         )
       }
@@ -523,7 +532,7 @@ const dbPrint = Command.make("print", { ...dbOptions }, (o) =>
     })
   )).pipe(
     Command.withDescription(
-      help("Print every table of the database as box-drawn tables (timestamps readable, enums named, bytes as hex).", [
+      help("Print every table of the database as box-drawn tables (timestamps readable, enums named, bytes as hex; the backend's secret seed only with unsafe_logging).", [
         "session-pro-admin db print --config server.ini | less -S"
       ])
     )
