@@ -183,6 +183,31 @@ sandbox_env = true
     expect(NodeFs.readFileSync(log, "utf8")).toContain("Listening on")
   })
 
+  it("SIGTERM lets an in-flight request finish before the process exits", async () => {
+    const dir = tmp()
+    const s = await start({ SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"), SESH_PRO_BACKEND_DEV: "1" })
+    await s.waitFor(/Listening on/)
+    const body = '{"version":0,"ticket":0}'
+    const socket = Net.connect(s.port, "127.0.0.1")
+    let response = ""
+    socket.on("data", (d) => (response += d))
+    const closed = new Promise<void>((r) => socket.once("close", () => r()))
+    await new Promise<void>((r) => socket.once("connect", () => r()))
+    // headers and half the body: the request is in flight
+    socket.write(`POST /get_pro_revocations HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`)
+    await new Promise((r) => setTimeout(r, 500))
+    s.proc.kill("SIGTERM")
+    await s.waitFor(/Shutting down: draining 1 in-flight request/)
+    // new connections are refused while draining
+    await expect(fetch(`http://127.0.0.1:${s.port}/healthz`)).rejects.toThrow()
+    expect(s.proc.exitCode).toBeNull()
+    socket.write(body.slice(10))
+    await closed
+    expect(response).toMatch(/^HTTP\/1\.1 200 /)
+    expect(response).toContain('"status":0')
+    expect(await s.exited).toBe(0)
+  })
+
   it("print_tables prints every table and exits 0", async () => {
     const dir = tmp()
     const s = await start({ SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"), SESH_PRO_BACKEND_DEV: "1", SESH_PRO_BACKEND_PRINT_TABLES: "1" })

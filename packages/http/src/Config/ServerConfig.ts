@@ -3,7 +3,7 @@
  * `SESH_PRO_BACKEND_*` environment overrides (domain.md §10), in both generations of keys the
  * reference has shipped (`db_url` … and the older `db_path`/`db_path_is_uri` …).
  *
- * Rules (documented in packages/http/README-ops.md as well):
+ * Rules (documented in Config/README.md as well):
  * - The environment overrides the INI file, setting by setting.
  * - Within one layer (INI or environment), when an old key and a new key for the same setting are
  *   both given they must agree, otherwise start-up names the conflict.

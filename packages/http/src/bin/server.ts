@@ -209,6 +209,8 @@ const reportConfigProblems = (problems: ReadonlyArray<string>) =>
   })
 
 const main = Effect.gen(function*() {
+  // SIGQUIT stops the server like SIGTERM, as in the reference (runMain handles SIGINT/SIGTERM).
+  process.once("SIGQUIT", () => process.kill(process.pid, "SIGTERM"))
   const parsed = loadConfig(process.env)
   if (parsed._tag === "Left") {
     yield* reportConfigProblems(parsed.problems)
