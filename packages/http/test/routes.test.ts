@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
+import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Exchange, fixedClock, runSetup, type VectorsFile } from "../src/Conformance/Runner.js"
 import { dispatch, MAX_JSON_BODY_BYTES, type RouteRequest } from "../src/Routes/ClientRoutes.js"
@@ -119,6 +120,77 @@ describe("ClientRoutes.dispatch (in-process)", () => {
       expect(ok.status).toBe(200)
       expect(ok.headers["content-type"]).toBe("text/html; charset=utf-8")
     })))
+})
+
+describe("D4b: no client input produces anything but an envelope", () => {
+  const hexish = (n: number) => fc.oneof(fc.string({ minLength: n, maxLength: n, unit: fc.constantFrom("0", "a", "F", " ", "x", "é") }), fc.constant("ab".repeat(n / 2)))
+  const anyValue = fc.oneof(
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map((b) => ({ raw: b.toString() })),
+    fc.constantFrom(true, false, null, 0, 1, 2, 3, 99, -1, 0.5, ctx.server_now_ms, { raw: "1e400" }, { raw: "NaN" }, { raw: "-Infinity" }),
+    fc.string(),
+    hexish(64),
+    hexish(128),
+    fc.dictionary(fc.constantFrom("provider", "apple_tx_id", "google_payment_token", "google_order_id"), fc.oneof(fc.integer({ min: -1, max: 4 }), fc.string(), fc.boolean()))
+  )
+  const keys = ["version", "master_pkey", "rotating_pkey", "master_sig", "rotating_sig", "unix_ts_ms", "count", "ticket",
+    "refund_requested_unix_ts_ms", "payment_tx", "dev_plan", "dev_duration_ms", "dev_auto_renewing"]
+  // Serialises `{raw}` as a bare literal so big ints / NaN / 1e400 reach the parser verbatim.
+  const render = (v: unknown): string =>
+    v !== null && typeof v === "object" && "raw" in (v as object)
+      ? String((v as { raw: string }).raw)
+      : v !== null && typeof v === "object"
+      ? `{${Object.entries(v as object).map(([k, x]) => `${JSON.stringify(k)}:${render(x)}`).join(",")}}`
+      : JSON.stringify(v)
+  // Valid recorded requests with one or two fields replaced: these get past parsing into the core.
+  const recorded = [...(vectors.http_exchanges.prod as ReadonlyArray<Exchange>), ...(vectors.http_exchanges.dev as ReadonlyArray<Exchange>)]
+    .filter((e) => e.request_body?.startsWith("{") && e.path !== "/nope")
+    .flatMap((e) => {
+      try {
+        return [[e.path!, JSON.parse(e.request_body!) as Record<string, unknown>] as const]
+      } catch {
+        return [] // e.g. the NaN exchange: not JSON.parse-able
+      }
+    })
+  const mutated = fc.tuple(fc.constantFrom(...recorded), fc.array(fc.tuple(fc.constantFrom(...keys, "payment_tx.provider", "payment_tx.apple_tx_id"), anyValue), { minLength: 1, maxLength: 2 }))
+    .map(([[path, req], edits]) => {
+      const copy: Record<string, unknown> = JSON.parse(JSON.stringify(req))
+      for (const [k, v] of edits) {
+        if (k.startsWith("payment_tx.")) {
+          const tx = (copy.payment_tx ??= {}) as Record<string, unknown>
+          if (typeof tx === "object" && tx !== null) tx[k.slice(11)] = v
+        } else copy[k] = v
+      }
+      return [path, render(copy)] as const
+    })
+  const bodies = fc.oneof(
+    fc.dictionary(fc.constantFrom(...keys), anyValue).map(render),
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString("latin1")),
+    fc.constantFrom("", "null", "[]", "5", '"version"', "{\"version\":0", "\ufeff{}")
+  )
+  for (const dev of [false, true]) {
+    it(`every route, random bodies (dev=${dev})`, () =>
+      runIn(
+        Effect.gen(function*() {
+          const paths = ["/add_pro_payment", "/generate_pro_proof", "/get_pro_revocations", "/get_pro_details", "/set_payment_refund_requested"]
+          const samples = fc.sample(fc.oneof(mutated, mutated, fc.tuple(fc.constantFrom(...paths), bodies)), 600)
+          const seen = new Set<number>()
+          for (const [path, b] of samples) {
+            const r = yield* dispatch(post(path, b))
+            expect(r.status, `${path} ${b}`).toBe(200)
+            expect(r.headers["content-type"]).toBe("application/json")
+            const env = envelope(r.body)
+            expect([0, 1, 2, 100, 101]).toContain(env.status)
+            if (env.status !== 0) expect(env.errors!.length).toBeGreaterThan(0)
+            if (env.status !== 0) expect(env.errors!.join(" ")).not.toContain("Internal error")
+            seen.add(env.status)
+          }
+          // the mutations reach past parsing into the core
+          expect(seen.has(1) || seen.has(0)).toBe(true)
+        }),
+        services(dev)
+      ))
+  }
 })
 
 // ---------------------------------------------------------------------------------------------
