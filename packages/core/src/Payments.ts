@@ -6,6 +6,7 @@ import { setPaymentRefundRequestedHash } from "./Crypto/Hashes.js"
 import { AUTO_REDEEM_GOOGLE_HOLD_WINDOW_MS, DAY_MS } from "./Domain/Constants.js"
 import { PaymentProvider, PaymentStatus, ProPlan } from "./Domain/Enums.js"
 import { PaymentError, RequestRejected } from "./Domain/Errors.js"
+import { maybeObfuscate } from "./Domain/Obfuscate.js"
 import { BackendSettings } from "./Domain/Settings.js"
 import { redeemedTimestamp, roundNextDayWithPlatformTesting } from "./Domain/Time.js"
 import { Entitlement } from "./Entitlement.js"
@@ -213,12 +214,27 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
           return yield* Effect.fail(
             new PaymentError({
               message: `Failed to revoke ${input.provider === 1 ? "Google purchase token" : "Apple original transaction id"} ${
-                settings.unsafeLogging ? input.chainId : "(masked)"
+                maybeObfuscate(input.chainId, settings.unsafeLogging)
               }: no matching payments were found`
             })
           )
         }
-        const R = input.revokedAtMs
+        return yield* revokeRows(rows, input.revokedAtMs)
+      }))
+
+    /** Revoke one payment by its full identity (e.g. a single voided Google order), same rules as a chain. */
+    const revokePayment = (tx: PaymentTx, revokedAtMs: number) =>
+      db.transaction(Effect.gen(function*() {
+        const rows = yield* selectPayments(whereIdentity(tx))
+        if (rows.length === 0) {
+          return yield* Effect.fail(new PaymentError({ message: `Failed to revoke ${maybeObfuscate(paymentTxLabel(tx), settings.unsafeLogging)}: no matching payment was found` }))
+        }
+        return yield* revokeRows(rows, revokedAtMs)
+      }))
+
+    const revokeRows = (rows: ReadonlyArray<PaymentRow>, revokedAtMs: number) =>
+      Effect.gen(function*() {
+        const R = revokedAtMs
         const masters = new Map<string, { master: Uint8Array; expiry: number }>()
         let revokedPayments = 0
         for (const row of rows) {
@@ -229,7 +245,9 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
           if (row.master_pkey === null) continue
           const k = Buffer.from(row.master_pkey).toString("hex")
           const prev = masters.get(k)
-          masters.set(k, { master: row.master_pkey, expiry: Math.max(prev?.expiry ?? 0, row.expiry_unix_ts_ms) })
+          // The entitlement this payment gave, grace included while it auto-renewed (proofs may reach that far).
+          const gave = row.expiry_unix_ts_ms + (row.auto_renewing ? row.grace_period_duration_ms ?? 0 : 0)
+          masters.set(k, { master: row.master_pkey, expiry: Math.max(prev?.expiry ?? 0, gave) })
         }
         // FLAG-12 replicated: the revoke path always rounds to a real day.
         const rNext = roundNextDayWithPlatformTesting(PaymentProvider.Nil, R, settings.platformTestingEnv)
@@ -246,7 +264,7 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
           if (ent.fromRedeemed.expiry > 0) yield* genIndex.allocate(master, ent)
         }
         return { revokedPayments, revokedGenIndexes }
-      }))
+      })
 
     /** After a restore: refresh, and give the user a fresh gen index if the current one is revoked. */
     const reinstate = (master: Uint8Array) =>
@@ -390,6 +408,7 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
       addUnredeemed,
       updateRenewalInfo,
       revokeChain,
+      revokePayment,
       restoreChain,
       restorePayment,
       clearRefundRequested,

@@ -251,6 +251,20 @@ describe("Revocations and revokeChain", () => {
       expect((yield* Effect.flip(p.revokeChain({ provider: 2, chainId: "nope", revokedAtMs: T })))._tag).toBe("PaymentError")
     })))
 
+  it.effect("revokePayment revokes one order of a chain only (voided Google order)", () =>
+    provide(Effect.gen(function*() {
+      yield* TestClock.setTime(T)
+      const u = account()
+      const p = yield* Payments
+      yield* addGoogle(google("tok", "GPA.5"), u, T + 30 * DAY_MS)
+      yield* (yield* Proofs).addProPayment(u.add(google("tok", "GPA.5")))
+      yield* addGoogle(google("tok", "GPA.5..0"), u, T + 60 * DAY_MS, T + 29 * DAY_MS) // auto-redeemed renewal
+      const r = yield* p.revokePayment(google("tok", "GPA.5..0"), T + 29 * DAY_MS)
+      expect(r.revokedPayments).toBe(1)
+      expect((yield* (yield* Inspect).payments()).map((x) => x.status)).toEqual([2, 4])
+      expect((yield* Effect.flip(p.revokePayment(google("tok", "nope"), T)))._tag).toBe("PaymentError")
+    })))
+
   it.effect("D4f: restoreChain brings a refunded payment back with a fresh gen index; FLAG-17 no crash", () =>
     provide(Effect.gen(function*() {
       yield* TestClock.setTime(T)
