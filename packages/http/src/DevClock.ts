@@ -90,8 +90,8 @@ export const make = (startMs: number): DevClockService => {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
     unsafeCurrentTimeMillis: now,
     currentTimeMillis: Effect.sync(now),
-    unsafeCurrentTimeNanos: () => BigInt(now()) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(now()) * 1_000_000n),
+    unsafeCurrentTimeNanos: () => BigInt(Math.floor(now())) * 1_000_000n,
+    currentTimeNanos: Effect.sync(() => BigInt(Math.floor(now())) * 1_000_000n),
     sleep
   }
   return {
@@ -145,7 +145,21 @@ const respond = (r: Pages.RouteResponse) => {
   return HttpServerResponse.uint8Array(r.body, { status: r.status, headers: rest, contentType })
 }
 
-const decodeRequest = Schema.decodeUnknownEither(DevClockRequest, { onExcessProperty: "error" })
+/**
+ * Checked by hand: a Schema union with an empty struct member accepts any object, and the error
+ * wanted here is one sentence, not a parse tree.
+ */
+export const decodeRequest = (json: unknown): Either.Either<typeof DevClockRequest.Type, string> => {
+  const usage = 'Expected {"set_unix_ts_ms": <non-negative integer ms>} or {"advance_ms": <integer ms>} (or {} to read the time)'
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return Either.left(usage)
+  const keys = Object.keys(json)
+  const v = (json as Record<string, unknown>)[keys[0]]
+  if (keys.length === 0) return Either.right({})
+  if (keys.length > 1 || !Number.isSafeInteger(v)) return Either.left(usage)
+  if (keys[0] === "set_unix_ts_ms" && (v as number) >= 0) return Either.right({ set_unix_ts_ms: v as number })
+  if (keys[0] === "advance_ms") return Either.right({ advance_ms: v as number })
+  return Either.left(usage)
+}
 
 /** Applies a decoded request; runs the sweep when the fake day rolled over. */
 export const apply = (service: DevClockService, request: typeof DevClockRequest.Type) =>
@@ -198,11 +212,7 @@ export const serve: Effect.Effect<HttpServerResponse.HttpServerResponse, never, 
       }
     }
     const decoded = decodeRequest(json)
-    if (Either.isLeft(decoded)) {
-      return respond(Pages.failure(2, [
-        'Expected {"set_unix_ts_ms": <non-negative integer ms>} or {"advance_ms": <integer ms>} (or {} to read the time)'
-      ]))
-    }
+    if (Either.isLeft(decoded)) return respond(Pages.failure(2, [decoded.left]))
     return respond(Pages.success(yield* apply(service.value, decoded.right)))
   })
   .pipe(
