@@ -214,6 +214,8 @@ sandbox_env = true
     expect(await s.exited).toBe(0)
     expect(s.output()).toContain("Table: runtime")
     expect(s.output()).toContain("Table: payments")
+    expect(s.output()).toContain("(secret seed hidden; public key fc947730f49eb01427a66e050733294d9e520e545c7a27125a780634e0860a27)")
+    expect(s.output()).not.toContain("cd".repeat(32))
     expect(s.output()).not.toContain("Listening on")
   })
 

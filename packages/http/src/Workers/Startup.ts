@@ -49,23 +49,39 @@ export const applyGoogleNotificationEdits = (items: ServerConfigShape["setGoogle
     return `Set ${count}/${items.length} google notifications\n${lines.join("\n")}`
   })
 
-/** Every table, box-drawn (`print_tables`, like `db print`, §12.12). */
-export const printTables = Effect.gen(function*() {
-  const db = yield* Database
-  const sql = db.sql
-  const tables = db.dialect === "sqlite"
-    ? (yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).map((r) => r.name)
-    : (yield* sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
-      .map((r) => r.tablename)
-  const out: Array<string> = []
-  for (const table of tables) {
-    const rows = yield* sql.unsafe<Record<string, unknown>>(`SELECT * FROM "${table.replace(/"/g, "\"\"")}"`)
-    const headers = rows.length > 0 ? Object.keys(rows[0]!) : []
-    out.push(`Table: ${table}`)
-    out.push(boxTable(headers, rows.map((r) => headers.map((h) => renderCell(table, h, r[h], db.dialect === "pg")))))
-  }
-  return out.join("\n")
-})
+/**
+ * Every table, box-drawn (`print_tables`, like `db print`, §12.12). The backend's signing seed is
+ * shown only as its public key unless `unsafe_logging`.
+ */
+export const printTables = (unsafeLogging: boolean) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const sql = db.sql
+    const tables = db.dialect === "sqlite"
+      ? (yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+        .map((r) => r.name)
+      : (yield* sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)
+        .map((r) => r.tablename)
+    const out: Array<string> = []
+    for (const table of tables) {
+      // Columns from the catalogue, so an empty table still prints its header.
+      const columns: Array<{ name: string; bigint: boolean }> = db.dialect === "sqlite"
+        ? (yield* sql.unsafe<{ name: string }>(`PRAGMA table_info("${table.replace(/"/g, "\"\"")}")`)).map((c) => ({ name: c.name, bigint: false }))
+        : (yield* sql<{ column_name: string; data_type: string }>`SELECT column_name, data_type FROM information_schema.columns
+            WHERE table_schema = 'public' AND table_name = ${table} ORDER BY ordinal_position`).map((c) => ({
+            name: c.column_name,
+            bigint: c.data_type === "bigint"
+          }))
+      const rows = yield* sql.unsafe<Record<string, unknown>>(`SELECT * FROM "${table.replace(/"/g, "\"\"")}"`)
+      const cell = (c: { name: string; bigint: boolean }, v: unknown) =>
+        !unsafeLogging && table === "runtime" && c.name === "backend_key" && v instanceof Uint8Array && v.length === 32
+          ? `(secret seed hidden; public key ${hex(Ed25519.publicKeyFromSeed(v))})`
+          : renderCell(table, c.name, v, c.bigint)
+      out.push(`Table: ${table}`)
+      out.push(boxTable(columns.map((c) => c.name), rows.map((r) => columns.map((c) => cell(c, r[c.name])))))
+    }
+    return out.join("\n")
+  })
 
 const formatSize = (n: number): string => {
   const units = ["TB", "GB", "MB", "kB"]

@@ -89,7 +89,7 @@ const startup = (config: ServerConfigShape, listening: string) =>
         yield* Effect.logInfo(yield* Startup.applyGoogleNotificationEdits(config.setGoogleNotifications))
       }
       if (config.printTables) {
-        process.stdout.write((yield* Startup.printTables) + "\n")
+        process.stdout.write((yield* Startup.printTables(config.unsafeLogging)) + "\n")
         // print_tables prints every table and exits, as in the reference (but with status 0).
         return yield* Effect.interrupt
       }
