@@ -95,3 +95,31 @@ describe("ed25519_edge_cases (D6)", () => {
     })
   }
 })
+
+describe("x25519SharedSecret (native path)", () => {
+  it("agrees with noble on random and edge-case peer keys, and rejects small-order keys", async () => {
+    const { x25519 } = await import("@noble/curves/ed25519.js")
+    const { randomBytes } = await import("node:crypto")
+    const { x25519SharedSecret } = await import("../src/Crypto/X25519.js")
+    const priv = new Uint8Array(randomBytes(32))
+    const peers: Array<Uint8Array> = Array.from({ length: 50 }, () => new Uint8Array(randomBytes(32)))
+    // high bit set, u ≥ p (non-canonical), and all-0xff: all must match noble's reduction rules
+    const hi = new Uint8Array(randomBytes(32))
+    hi[31]! |= 0x80
+    peers.push(hi, new Uint8Array(32).fill(0xff), Uint8Array.from([0xee, ...new Array(30).fill(0xff), 0x7f]))
+    for (const p of peers) {
+      let expected: Uint8Array | undefined
+      try {
+        expected = x25519.getSharedSecret(priv, p)
+        if (expected.every((b) => b === 0)) expected = undefined
+      } catch {
+        expected = undefined
+      }
+      if (expected === undefined) expect(() => x25519SharedSecret(priv, p)).toThrow()
+      else expect(Buffer.from(x25519SharedSecret(priv, p)).toString("hex")).toBe(Buffer.from(expected).toString("hex"))
+    }
+    for (const small of [new Uint8Array(32), Uint8Array.from([1, ...new Array(31).fill(0)])]) {
+      expect(() => x25519SharedSecret(priv, small)).toThrow()
+    }
+  })
+})
