@@ -25,6 +25,7 @@ import {
   bodyTooLarge,
   CLIENT_PATHS,
   dispatch,
+  ExtraRoutes,
   MAX_JSON_BODY_BYTES,
   ONION_PATH,
   type RouteRequest,
@@ -110,7 +111,9 @@ export const clientApp: HttpApp.Default<never, RouteServices> = Effect.gen(funct
   const path = pathOf(req.url)
   const method = req.method.toUpperCase()
   const headers = lowerHeaders(req.headers as Record<string, string>)
-  const known = (CLIENT_PATHS as ReadonlyArray<string>).includes(path) || path === ONION_PATH
+  const extras = yield* ExtraRoutes
+  const known = (CLIENT_PATHS as ReadonlyArray<string>).includes(path) || path === ONION_PATH ||
+    extras.some((r) => r.path === path)
   let body: Uint8Array = new Uint8Array(0)
   if (known && method === "POST") {
     const isOnion = path === ONION_PATH

@@ -7,7 +7,7 @@ import * as http from "node:http"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { type Exchange, fixedClock, runSetup, type VectorsFile } from "../src/Conformance/Runner.js"
-import { dispatch, MAX_JSON_BODY_BYTES, type RouteRequest } from "../src/Routes/ClientRoutes.js"
+import { dispatch, ExtraRoutes, MAX_JSON_BODY_BYTES, type RouteRequest } from "../src/Routes/ClientRoutes.js"
 import * as Server from "../src/Server.js"
 
 const vectors: VectorsFile = JSON.parse(readFileSync(new URL("../../../test-vectors/vectors.json", import.meta.url), "utf8"))
@@ -111,6 +111,21 @@ describe("ClientRoutes.dispatch (in-process)", () => {
       Layer.merge(services(), broken) // right side wins
     )
   })
+
+  it("ExtraRoutes are reachable in-process (e.g. through onion requests)", () =>
+    runIn(
+      Effect.gen(function*() {
+        const r = yield* dispatch(post("/apple_notifications_v2", "x"))
+        expect(r.status).toBe(200)
+        expect(text(r.body)).toBe("got x")
+        expect((yield* dispatch({ ...post("/apple_notifications_v2", ""), method: "GET" })).status).toBe(405)
+      }).pipe(
+        Effect.provideService(ExtraRoutes, [{
+          path: "/apple_notifications_v2",
+          handle: (req) => Effect.succeed({ status: 200, headers: {}, body: utf8(`got ${text(req.body)}`) })
+        }])
+      )
+    ))
 
   it("the onion route dispatches into the same table", () =>
     runIn(Effect.gen(function*() {

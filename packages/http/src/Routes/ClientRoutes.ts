@@ -20,6 +20,7 @@ import {
   Revocations
 } from "@session-pro/core"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { OnionRequests } from "../OnionRequests/OnionRequests.js"
@@ -144,6 +145,20 @@ export const CLIENT_PATHS = Object.keys(handlers) as ReadonlyArray<ClientPath>
 
 const isClientPath = (path: string): path is ClientPath => Object.prototype.hasOwnProperty.call(handlers, path)
 
+/**
+ * Routes registered by other parts of the server (e.g. the Apple webhook) so that they are also
+ * reachable in-process — through onion requests, as in the reference (§2.6). POST only; the
+ * handler gets the raw request (form content types already emptied) and must not fail.
+ */
+export interface ExtraRoute {
+  readonly path: string
+  readonly handle: (request: RouteRequest) => Effect.Effect<Pages.RouteResponse>
+}
+
+export class ExtraRoutes extends Context.Reference<ExtraRoutes>()("@session-pro/http/ExtraRoutes", {
+  defaultValue: (): ReadonlyArray<ExtraRoute> => []
+}) {}
+
 /** The answer to a JSON route body above `MAX_JSON_BODY_BYTES`. */
 export const bodyTooLarge = (): Pages.RouteResponse =>
   Pages.json({ errors: [`Request body too large: the limit is ${MAX_JSON_BODY_BYTES} bytes`], status: 2 }, 413)
@@ -153,10 +168,16 @@ export const bodyTooLarge = (): Pages.RouteResponse =>
  * another method → 405 (`Allow: POST, OPTIONS`), OPTIONS → 200 with `Allow`.
  */
 export const dispatch = (request: RouteRequest): Effect.Effect<Pages.RouteResponse, never, RouteServices> =>
+  Effect.flatMap(ExtraRoutes, (extras) => dispatchWith(request, (path) => extras.find((r) => r.path === path)))
+
+const dispatchWith = (
+  request: RouteRequest,
+  extraRoute: (path: string) => ExtraRoute | undefined
+): Effect.Effect<Pages.RouteResponse, never, RouteServices> =>
   Effect.suspend((): Effect.Effect<Pages.RouteResponse, never, RouteServices> => {
     const path = request.path
-    const known = isClientPath(path) || path === ONION_PATH
-    if (!known) return Effect.succeed(Pages.notFound())
+    const extra = isClientPath(path) || path === ONION_PATH ? undefined : extraRoute(path)
+    if (!isClientPath(path) && path !== ONION_PATH && extra === undefined) return Effect.succeed(Pages.notFound())
     const method = request.method.toUpperCase()
     if (method === "OPTIONS") return Effect.succeed(Pages.options())
     if (method !== "POST") return Effect.succeed(Pages.methodNotAllowed())
@@ -170,5 +191,6 @@ export const dispatch = (request: RouteRequest): Effect.Effect<Pages.RouteRespon
       )
     }
     if (body.length > MAX_JSON_BODY_BYTES) return Effect.succeed(bodyTooLarge())
+    if (extra !== undefined) return extra.handle({ ...request, method, body })
     return handlers[path as ClientPath](body)
   })
