@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { ENTITLEMENT_LOOKUP_WINDOW } from "./Domain/Constants.js"
 import { PaymentProvider, PaymentStatus } from "./Domain/Enums.js"
+import { recordProofExpiryWith } from "./GenerationIndex.js"
 import { blob, bool, Database, num, numOrNull, storage, str } from "./Storage/Database.js"
 
 /** One accumulator of the lookup (§5.9): expiry includes grace when auto-renewing. */
@@ -116,14 +117,29 @@ export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/cor
           })))
         )
       )
-    /** §6.0: recompute and store the user's cached best-payment fields (no-op without a user row). */
+    /**
+     * §6.0: recompute and store the user's cached best-payment fields (no-op without a user row).
+     * D4e: when the user's expiry goes down, the old value is kept as the proof-expiry watermark of the
+     * current gen index — every proof `/generate_pro_proof` issued under it expires no later than that, so
+     * generating proofs stays read-only. On PG the user row is locked first (SQLite: BEGIN IMMEDIATE).
+     */
     const refresh = (master: Uint8Array) =>
       Effect.gen(function*() {
+        const m = blob(master)
+        const before = yield* storage(
+          db.dialect === "pg"
+            ? sql`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m} FOR UPDATE`
+            : sql`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m}`
+        )
         const result = yield* lookup(master)
         const b = result.best
         yield* storage(sql`UPDATE users SET expiry_unix_ts_ms = ${b.expiry}, grace_period_duration_ms = ${b.grace},
           auto_renewing = ${db.bool(b.auto)}, refund_requested_unix_ts_ms = ${b.refund}
-          WHERE master_pkey = ${blob(master)}`)
+          WHERE master_pkey = ${m}`)
+        if (before.length > 0) {
+          const old = num((before[0] as any).expiry_unix_ts_ms)
+          if (b.expiry < old) yield* recordProofExpiryWith(db, num((before[0] as any).gen_index), old)
+        }
         return result
       })
     return { lookup, refresh } as const

@@ -1,7 +1,14 @@
 import { Effect } from "effect"
 import { accountIdForMaster } from "./Crypto/Hashes.js"
 import type { EntitlementResult } from "./Entitlement.js"
-import { blob, Database, num, storage } from "./Storage/Database.js"
+import { blob, Database, type DatabaseShape, num, storage } from "./Storage/Database.js"
+
+/** Upsert-max of the per-gen-index proof expiry watermark (migration 10 table). */
+export const recordProofExpiryWith = (db: DatabaseShape, genIndex: number, expiryUnixTsMs: number) =>
+  storage(db.sql`INSERT INTO gen_index_proof_expiry (gen_index, max_expiry_unix_ts_ms) VALUES (${genIndex}, ${expiryUnixTsMs})
+    ON CONFLICT (gen_index) DO UPDATE SET max_expiry_unix_ts_ms = CASE
+      WHEN excluded.max_expiry_unix_ts_ms > gen_index_proof_expiry.max_expiry_unix_ts_ms
+      THEN excluded.max_expiry_unix_ts_ms ELSE gen_index_proof_expiry.max_expiry_unix_ts_ms END`).pipe(Effect.asVoid)
 
 /** §5.11: the global generation-index counter and the user upsert that goes with an allocation. */
 export class GenerationIndex extends Effect.Service<GenerationIndex>()("@session-pro/core/GenerationIndex", {
@@ -33,11 +40,7 @@ export class GenerationIndex extends Effect.Service<GenerationIndex>()("@session
      * D4e: remember the latest proof expiry issued under a gen index, so a later revocation of that index
      * is listed until every proof under it has expired.
      */
-    const recordProofExpiry = (genIndex: number, expiryUnixTsMs: number) =>
-      storage(sql`INSERT INTO gen_index_proof_expiry (gen_index, max_expiry_unix_ts_ms) VALUES (${genIndex}, ${expiryUnixTsMs})
-        ON CONFLICT (gen_index) DO UPDATE SET max_expiry_unix_ts_ms = CASE
-          WHEN excluded.max_expiry_unix_ts_ms > gen_index_proof_expiry.max_expiry_unix_ts_ms
-          THEN excluded.max_expiry_unix_ts_ms ELSE gen_index_proof_expiry.max_expiry_unix_ts_ms END`).pipe(Effect.asVoid)
+    const recordProofExpiry = (genIndex: number, expiryUnixTsMs: number) => recordProofExpiryWith(db, genIndex, expiryUnixTsMs)
     const maxProofExpiry = (genIndex: number) =>
       storage(sql`SELECT max_expiry_unix_ts_ms FROM gen_index_proof_expiry WHERE gen_index = ${genIndex}`).pipe(
         Effect.map((rows) => (rows.length === 0 ? 0 : num((rows[0] as any).max_expiry_unix_ts_ms)))

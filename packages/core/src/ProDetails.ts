@@ -101,7 +101,8 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Signature failed to be verified"] }))
         }
         const m = blob(req.masterPkey)
-        return yield* db.transaction(Effect.gen(function*() {
+        // Plain reads (no write lock); the reference used one read transaction.
+        return yield* Effect.gen(function*() {
           const errorReport = (yield* userErrors.hasForMaster(req.masterPkey)) ? 1 : 0
           const userRows = yield* storage(sql`SELECT ${sql.literal(USER_COLUMNS)} FROM users WHERE master_pkey = ${m}`)
           const user = userRows.length === 0 ? undefined : decodeUser(userRows[0])
@@ -134,7 +135,7 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
             items
           }
           return result
-        }))
+        })
       })
     return { get } as const
   })

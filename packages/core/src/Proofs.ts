@@ -9,7 +9,6 @@ import { RequestRejected } from "./Domain/Errors.js"
 import { maybeObfuscate } from "./Domain/Obfuscate.js"
 import { BackendSettings } from "./Domain/Settings.js"
 import { readableTimestamp, redeemedTimestamp, roundUpDay } from "./Domain/Time.js"
-import { GenerationIndex } from "./GenerationIndex.js"
 import { GoogleAckOutbox } from "./GoogleAckOutbox.js"
 import { Payments, type PaymentTx } from "./Payments.js"
 import { Redemption, type UserPaymentTx } from "./Redemption.js"
@@ -52,7 +51,6 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
     const redemption = yield* Redemption
     const outbox = yield* GoogleAckOutbox
     const revocations = yield* Revocations
-    const genIndex = yield* GenerationIndex
     const sql = db.sql
     const obf = (b: Uint8Array) => maybeObfuscate(hex(b), settings.unsafeLogging)
 
@@ -163,22 +161,20 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
         yield* sharedChecks(hash, req, "generating proof")
         const ts = Number(req.unixTsMs)
         const masterHex = hex(req.masterPkey) // the reference prints the raw key here (FLAG-15 kept: part of the wire text)
-        return yield* db.transaction(Effect.gen(function*() {
-          const user = yield* payments.getUser(req.masterPkey)
-          if (user === undefined) return yield* reject(1, [`User ${masterHex} does not have an active payment registered for it`])
-          if (yield* revocations.isRevoked(user.gen_index)) return yield* reject(1, [`User ${masterHex} payment has been revoked`])
-          // FLAG-5 replicated: the user expiry is not rounded here (the redeem path rounds it).
-          const expiry = Math.min(roundUpDay(ts + MONTH_MS), user.expiry_unix_ts_ms)
-          if (ts > expiry) {
-            const grace = user.auto_renewing ? user.grace_period_duration_ms : 0
-            return yield* reject(1, [
-              `User ${masterHex} entitlement expired at ${readableTimestamp(expiry)} (${readableTimestamp(user.expiry_unix_ts_ms - grace)} + ${grace})`
-            ])
-          }
-          const proof = keys.signProof(user.gen_index, req.rotatingPkey, expiry)
-          yield* genIndex.recordProofExpiry(user.gen_index, expiry)
-          return proof
-        }))
+        // Read-only: no write transaction, so proof generation never contends for the write lock (D4e's
+        // watermark is kept by the refresh that lowers a user's expiry, see Entitlement.refresh).
+        const user = yield* payments.getUser(req.masterPkey)
+        if (user === undefined) return yield* reject(1, [`User ${masterHex} does not have an active payment registered for it`])
+        if (yield* revocations.isRevoked(user.gen_index)) return yield* reject(1, [`User ${masterHex} payment has been revoked`])
+        // FLAG-5 replicated: the user expiry is not rounded here (the redeem path rounds it).
+        const expiry = Math.min(roundUpDay(ts + MONTH_MS), user.expiry_unix_ts_ms)
+        if (ts > expiry) {
+          const grace = user.auto_renewing ? user.grace_period_duration_ms : 0
+          return yield* reject(1, [
+            `User ${masterHex} entitlement expired at ${readableTimestamp(expiry)} (${readableTimestamp(user.expiry_unix_ts_ms - grace)} + ${grace})`
+          ])
+        }
+        return keys.signProof(user.gen_index, req.rotatingPkey, expiry)
       })
 
     return { addProPayment, generateProProof, proofToJson } as const
