@@ -39,8 +39,16 @@ interface Running {
 }
 
 const children: Array<ChildProcess> = []
+// Each server runs in its own process group (tsx wrapper + node + cluster workers): a failed test
+// kills the whole group, so no server outlives the run.
 afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
+  for (const c of children) {
+    try {
+      if (c.pid !== undefined) process.kill(-c.pid, "SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
 })
 
 const start = async (env: Record<string, string>, port?: number): Promise<Running> => {
@@ -49,7 +57,8 @@ const start = async (env: Record<string, string>, port?: number): Promise<Runnin
   const proc = spawn(TSX, [BIN], {
     cwd: ROOT,
     env: { ...clean, SESH_PRO_BACKEND_HOST: "127.0.0.1", SESH_PRO_BACKEND_PORT: String(p), ...env },
-    stdio: ["ignore", "pipe", "pipe"]
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true
   })
   children.push(proc)
   let out = ""
