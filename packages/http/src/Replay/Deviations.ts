@@ -14,7 +14,17 @@ export interface Deviation {
 }
 
 export const DEVIATIONS: ReadonlyArray<Deviation> = [
-  // None needed for the recorded Apple fixtures: every column of every step matches the reference.
+  // None is needed for the recorded fixtures (3 Apple, 9 Google scenarios): every schema v9 column of
+  // every step matches the reference. D4 decisions that WOULD show up here if a recording exercised
+  // them (none does, see fixtures/README "Not covered"):
+  //  - D4f grace: payments/users.grace_period_duration_ms = gracePeriodExpiresDate − expiresDate
+  //    (reference stores the absolute timestamp, FLAG-29) on DID_FAIL_TO_RENEW/GRACE_PERIOD;
+  //  - D4f OFFER_REDEEMED / REFUND_DECLINED / REFUND_REVERSED act (reference: no effect or 500);
+  //  - D4f Apple TEST and notifications without renewal info answer 200 and add a
+  //    apple_notification_uuid_history row (reference: 500, no row);
+  //  - D4e revocations.expiry_unix_ts_ms never earlier than the proofs it revokes (FLAG-1), and a
+  //    repeated revoke is a no-op (FLAG-2/7);
+  //  - D4g users pruned with NOT EXISTS (FLAG-6), changing the sweep's `users` count and users rows.
 ]
 
 export const deviationFor = (table: string, column: string): Deviation | undefined =>
