@@ -161,7 +161,9 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
         const auto = db.bool(tx.provider !== 3)
         const obf = tx.provider === 1 ? blob(input.googleObfuscatedAccountId!) : null
         const appleToken = tx.provider === 2 ? input.appleAppAccountToken ?? "" : ""
-        const inserted = yield* storage(sql`INSERT INTO payments (master_pkey, status, plan, payment_provider, auto_renewing,
+        // Check-then-insert (serialised by the write transaction) plus ON CONFLICT on the FLAG-20 indexes.
+        const existing = yield* storage(sql`SELECT id FROM payments WHERE ${whereIdentity(tx)} LIMIT 1`)
+        const inserted = existing.length > 0 ? [] : yield* storage(sql`INSERT INTO payments (master_pkey, status, plan, payment_provider, auto_renewing,
             unredeemed_unix_ts_ms, redeemed_unix_ts_ms, expiry_unix_ts_ms, grace_period_duration_ms,
             platform_refund_expiry_unix_ts_ms, revoked_unix_ts_ms, apple_original_tx_id, apple_tx_id,
             apple_web_line_order_tx_id, google_payment_token, google_order_id, rangeproof_order_id,

@@ -31,13 +31,26 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
     const isRevoked = (genIndex: number) =>
       storage(sql`SELECT 1 AS x FROM revocations WHERE gen_index = ${genIndex}`).pipe(Effect.map((r) => r.length > 0))
 
+    // gen_index_hash is a pure function of (gen_index, salt): remember the hex so every
+    // /get_pro_revocations does not re-hash the whole list (≈100 BLAKE2b per request).
+    const hashHex = new Map<number, string>()
+    const genIndexHashHex = (g: number): string => {
+      let h = hashHex.get(g)
+      if (h === undefined) {
+        h = hex(keys.genIndexHash(g))
+        if (hashHex.size >= 100_000) hashHex.clear()
+        hashHex.set(g, h)
+      }
+      return h
+    }
+
     /** Served form: expiry rounded up to a real day, effective = min(creation + 1 day, rounded expiry). */
     const serve = (r: RevocationRow): RevocationItem => {
       const expiry = roundUpDay(r.expiry_unix_ts_ms)
       return {
         effective_unix_ts_ms: Math.min(r.creation_unix_ts_ms + REVOCATION_EFFECTIVE_DELAY_MS, expiry),
         expiry_unix_ts_ms: expiry,
-        gen_index_hash: hex(keys.genIndexHash(r.gen_index))
+        gen_index_hash: genIndexHashHex(r.gen_index)
       }
     }
 

@@ -242,6 +242,36 @@ describe("opening reference databases", () => {
       }))
   }
 
+  it.effect("FLAG-20: a reference DB that already holds duplicate identities still opens; dedupe still works", () =>
+    Effect.gen(function*() {
+      const file = tempDbPath("dups")
+      const raw = makeV9(file)
+      insertRuntime(raw, 0)
+      const ins = raw.prepare(`INSERT INTO payments (status, plan, payment_provider, auto_renewing, unredeemed_unix_ts_ms,
+        expiry_unix_ts_ms, platform_refund_expiry_unix_ts_ms, google_payment_token, google_order_id, refund_requested_unix_ts_ms,
+        google_obfuscated_account_id) VALUES (1, 1, 1, 1, 1, 2, 0, 'tok', 'dup', 0, ?)`)
+      ins.run(Buffer.from(accountIdForMaster(MASTER)))
+      ins.run(Buffer.from(accountIdForMaster(MASTER)))
+      raw.close()
+      yield* Effect.gen(function*() {
+        const r = yield* (yield* Payments).addUnredeemed({
+          tx: { provider: 1, googlePaymentToken: "tok", googleOrderId: "dup" },
+          plan: 1,
+          unredeemedUnixTsMs: 1,
+          expiryUnixTsMs: 2,
+          platformRefundExpiryUnixTsMs: 0,
+          googleObfuscatedAccountId: accountIdForMaster(MASTER)
+        })
+        expect(r.inserted).toBe(false)
+        expect((yield* (yield* Inspect).payments()).length).toBe(2)
+      }).pipe(Effect.provide(Backend.layer({ url: `sqlite:///${file}` })))
+      const after = open(file)
+      const names = after.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all().map((r: any) => r.name)
+      expect(names).not.toContain("payments_google_identity")
+      expect(names).toContain("payments_apple_identity")
+      after.close()
+    }))
+
   it.effect("versions 1–4 are refused (FLAG-23 replicated)", () =>
     Effect.gen(function*() {
       const file = tempDbPath("v4")

@@ -8,7 +8,7 @@ import * as nodeCrypto from "node:crypto"
 import { accountIdForMaster } from "../Crypto/Hashes.js"
 import { DEV_BACKEND_SEED } from "../Domain/Constants.js"
 import { StorageError } from "../Domain/Errors.js"
-import { OUR_MIGRATIONS, PG_V9, SCHEMA_VERSION_LATEST, SQLITE_V9 } from "./Ddl.js"
+import { IDENTITY_INDEXES, OUR_MIGRATIONS, PG_V9, SCHEMA_VERSION_LATEST, SQLITE_V9 } from "./Ddl.js"
 import * as SqliteDriver from "./SqliteDriver.js"
 
 export type Dialect = "sqlite" | "pg"
@@ -187,6 +187,11 @@ export const bootstrap = (db: DatabaseShape, options: BootstrapOptions): Effect.
         v = version
       }
       yield* writeVersion(db, v)
+      for (const idx of IDENTITY_INDEXES) {
+        const dup = yield* sql.unsafe<{ n: unknown }>(idx.duplicates)
+        if (num(dup[0]?.n) === 0) yield* sql.unsafe(idx.create)
+        else yield* Effect.logWarning(`${idx.name} not created: ${num(dup[0]?.n)} duplicated payment identities exist (FLAG-20)`)
+      }
 
       const runtime = yield* sql<{ backend_key: unknown }>`SELECT backend_key FROM runtime LIMIT 1`
       if (runtime.length === 0) {

@@ -164,10 +164,6 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
   [
     10,
     [
-      // FLAG-20: the identity keys the code dedupes on, now backed by the DB (partial unique indexes).
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_google_identity ON payments (google_payment_token, google_order_id) WHERE payment_provider = 1`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_apple_identity ON payments (apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id) WHERE payment_provider = 2`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_rangeproof_identity ON payments (rangeproof_order_id) WHERE payment_provider = 3`,
       // Lookups: entitlement (§5.9), sweep (§6.11), chains (§6.1/6.9), redeem by Apple tx id.
       `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
       `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
@@ -198,9 +194,6 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
       )`
     ],
     [
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_google_identity ON payments (google_payment_token, google_order_id) WHERE payment_provider = 1`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_apple_identity ON payments (apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id) WHERE payment_provider = 2`,
-      `CREATE UNIQUE INDEX IF NOT EXISTS payments_rangeproof_identity ON payments (rangeproof_order_id) WHERE payment_provider = 3`,
       `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
       `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
       `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
@@ -228,6 +221,34 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
       )`
     ]
   ]
+]
+
+/**
+ * FLAG-20: the payment identities the code dedupes on, backed by partial unique indexes. Not a numbered
+ * migration step because an old reference DB may already hold duplicates (the race FLAG-20 describes):
+ * bootstrap creates each index when its identity has no duplicates, and warns otherwise (the
+ * check-then-insert in `Payments.addUnredeemed` still dedupes).
+ */
+export const IDENTITY_INDEXES: ReadonlyArray<{ readonly name: string; readonly create: string; readonly duplicates: string }> = [
+  {
+    name: "payments_google_identity",
+    create: `CREATE UNIQUE INDEX IF NOT EXISTS payments_google_identity ON payments (google_payment_token, google_order_id) WHERE payment_provider = 1`,
+    duplicates: `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM payments WHERE payment_provider = 1 AND google_payment_token IS NOT NULL
+      AND google_order_id IS NOT NULL GROUP BY google_payment_token, google_order_id HAVING COUNT(*) > 1) d`
+  },
+  {
+    name: "payments_apple_identity",
+    create: `CREATE UNIQUE INDEX IF NOT EXISTS payments_apple_identity ON payments (apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id) WHERE payment_provider = 2`,
+    duplicates: `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM payments WHERE payment_provider = 2 AND apple_original_tx_id IS NOT NULL
+      AND apple_tx_id IS NOT NULL AND apple_web_line_order_tx_id IS NOT NULL
+      GROUP BY apple_original_tx_id, apple_tx_id, apple_web_line_order_tx_id HAVING COUNT(*) > 1) d`
+  },
+  {
+    name: "payments_rangeproof_identity",
+    create: `CREATE UNIQUE INDEX IF NOT EXISTS payments_rangeproof_identity ON payments (rangeproof_order_id) WHERE payment_provider = 3`,
+    duplicates: `SELECT COUNT(*) AS n FROM (SELECT 1 AS x FROM payments WHERE payment_provider = 3 AND rangeproof_order_id IS NOT NULL
+      GROUP BY rangeproof_order_id HAVING COUNT(*) > 1) d`
+  }
 ]
 
 export const SCHEMA_VERSION_LATEST = OUR_MIGRATIONS[OUR_MIGRATIONS.length - 1]![0]
