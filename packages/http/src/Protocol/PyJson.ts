@@ -32,53 +32,89 @@ export class PyJsonError {
 // ---------------------------------------------------------------------------------------------
 // bytes -> code points
 
-const utf8Error = (pos: number, reason: string, b: number) =>
-  new PyJsonError(`'utf-8' codec can't decode byte 0x${b.toString(16).padStart(2, "0")} in position ${pos}: ${reason}`)
+/** `UnicodeDecodeError.__str__`: one byte → its value, several → a position range. */
+const decodeError = (codec: string, b: Uint8Array, start: number, end: number, reason: string, base = 0) =>
+  new PyJsonError(
+    end - start === 1
+      ? `'${codec}' codec can't decode byte 0x${b[base + start].toString(16).padStart(2, "0")} in position ${start}: ${reason}`
+      : `'${codec}' codec can't decode bytes in position ${start}-${end - 1}: ${reason}`
+  )
 
-/** UTF-8 with Python's `surrogatepass` (encoded surrogates accepted) and Python's error texts. */
-const decodeUtf8 = (b: Uint8Array, start: number): Either.Either<Array<number>, PyJsonError> => {
+const isCont = (c: number | undefined) => c !== undefined && (c & 0xc0) === 0x80
+
+/**
+ * CPython's UTF-8 decoder (stringlib `utf8_decode` + `unicode_decode_utf8`) with the
+ * `surrogatepass` handler, so error ranges and reasons match: positions are relative to `base`
+ * (after a stripped BOM, as `utf-8-sig` does).
+ */
+const decodeUtf8 = (b: Uint8Array, base: number): Either.Either<Array<number>, PyJsonError> => {
   const out: Array<number> = []
-  let i = start
-  while (i < b.length) {
+  const n = b.length
+  let i = base
+  const err = (len: number, reason: string) => Either.left(decodeError("utf-8", b, i - base, i - base + len, reason, base))
+  while (i < n) {
     const c = b[i]
     if (c < 0x80) {
       out.push(c)
       i++
       continue
     }
-    let need: number
-    let cp: number
-    let min: number
-    if (c >= 0xc2 && c <= 0xdf) [need, cp, min] = [1, c & 0x1f, 0x80]
-    else if (c >= 0xe0 && c <= 0xef) [need, cp, min] = [2, c & 0x0f, 0x800]
-    else if (c >= 0xf0 && c <= 0xf4) [need, cp, min] = [3, c & 0x07, 0x10000]
-    else return Either.left(utf8Error(i, "invalid start byte", c))
-    for (let k = 1; k <= need; k++) {
-      if (i + k >= b.length) {
-        return Either.left(new PyJsonError(
-          `'utf-8' codec can't decode byte${k > 1 ? "s" : ""} ${Array.from(b.subarray(i, i + k)).map((x) => `0x${x.toString(16).padStart(2, "0")}`).join("")} in position ${i}${k > 1 ? `-${i + k - 1}` : ""}: unexpected end of data`
-        ))
-      }
-      const cc = b[i + k]
-      if ((cc & 0xc0) !== 0x80) return Either.left(utf8Error(i, "invalid continuation byte", c))
-      cp = (cp << 6) | (cc & 0x3f)
+    if (c < 0xc2) return err(1, "invalid start byte")
+    if (c < 0xe0) {
+      if (i + 1 >= n) return err(n - i, "unexpected end of data")
+      if (!isCont(b[i + 1])) return err(1, "invalid continuation byte")
+      out.push(((c & 0x1f) << 6) | (b[i + 1] & 0x3f))
+      i += 2
+      continue
     }
-    if (cp < min || cp > 0x10ffff) return Either.left(utf8Error(i, "invalid continuation byte", c))
-    out.push(cp)
-    i += need + 1
+    if (c < 0xf0) {
+      const c2 = b[i + 1]
+      const c3 = b[i + 2]
+      // surrogatepass: an encoded surrogate (ED A0..BF 80..BF) is accepted as a lone surrogate
+      if (c === 0xed && c2 !== undefined && c2 >= 0xa0 && c2 <= 0xbf && isCont(c3)) {
+        out.push(0xd000 | ((c2 & 0x3f) << 6) | (c3! & 0x3f))
+        i += 3
+        continue
+      }
+      const bad2 = !isCont(c2) || (c === 0xe0 && c2! < 0xa0) || (c === 0xed && c2! >= 0xa0)
+      if (n - i < 3) {
+        if (n - i >= 2 && bad2) return err(1, "invalid continuation byte")
+        return err(n - i, "unexpected end of data")
+      }
+      if (bad2) return err(1, "invalid continuation byte")
+      if (!isCont(c3)) return err(2, "invalid continuation byte")
+      out.push(((c & 0x0f) << 12) | ((c2 & 0x3f) << 6) | (c3 & 0x3f))
+      i += 3
+      continue
+    }
+    if (c < 0xf5) {
+      const c2 = b[i + 1]
+      const c3 = b[i + 2]
+      const c4 = b[i + 3]
+      const bad2 = !isCont(c2) || (c === 0xf0 && c2! < 0x90) || (c === 0xf4 && c2! >= 0x90)
+      if (n - i < 4) {
+        if (n - i >= 2 && bad2) return err(1, "invalid continuation byte")
+        if (n - i >= 3 && !isCont(c3)) return err(2, "invalid continuation byte")
+        return err(n - i, "unexpected end of data")
+      }
+      if (bad2) return err(1, "invalid continuation byte")
+      if (!isCont(c3)) return err(2, "invalid continuation byte")
+      if (!isCont(c4)) return err(3, "invalid continuation byte")
+      out.push(((c & 0x07) << 18) | ((c2 & 0x3f) << 12) | ((c3 & 0x3f) << 6) | (c4 & 0x3f))
+      i += 4
+      continue
+    }
+    return err(1, "invalid start byte")
   }
   return Either.right(out)
 }
 
-const decodeUtf16 = (b: Uint8Array, le: boolean, start: number): Either.Either<Array<number>, PyJsonError> => {
-  const enc = le ? "utf-16-le" : "utf-16-be"
+const decodeUtf16 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<Array<number>, PyJsonError> => {
   const out: Array<number> = []
   let i = start
   const unit = (j: number) => (le ? b[j] | (b[j + 1] << 8) : (b[j] << 8) | b[j + 1])
   while (i < b.length) {
-    if (i + 1 >= b.length) {
-      return Either.left(new PyJsonError(`'${enc}' codec can't decode byte 0x${b[i].toString(16).padStart(2, "0")} in position ${i}: truncated data`))
-    }
+    if (i + 1 >= b.length) return Either.left(decodeError(codec, b, i, b.length, "truncated data"))
     const u = unit(i)
     if (u >= 0xd800 && u <= 0xdbff && i + 3 < b.length) {
       const v = unit(i + 2)
@@ -94,19 +130,14 @@ const decodeUtf16 = (b: Uint8Array, le: boolean, start: number): Either.Either<A
   return Either.right(out)
 }
 
-const decodeUtf32 = (b: Uint8Array, le: boolean, start: number): Either.Either<Array<number>, PyJsonError> => {
-  const enc = le ? "utf-32-le" : "utf-32-be"
+const decodeUtf32 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<Array<number>, PyJsonError> => {
   const out: Array<number> = []
   for (let i = start; i < b.length; i += 4) {
-    if (i + 3 >= b.length) {
-      return Either.left(new PyJsonError(`'${enc}' codec can't decode bytes in position ${i}-${b.length - 1}: truncated data`))
-    }
+    if (i + 3 >= b.length) return Either.left(decodeError(codec, b, i, b.length, "truncated data"))
     const cp = le
       ? (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0
       : ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0
-    if (cp > 0x10ffff) {
-      return Either.left(new PyJsonError(`'${enc}' codec can't decode bytes in position ${i}-${i + 3}: code point not in range(0x110000)`))
-    }
+    if (cp > 0x10ffff) return Either.left(decodeError(codec, b, i, i + 4, "code point not in range(0x110000)"))
     out.push(cp)
   }
   return Either.right(out)
@@ -115,17 +146,17 @@ const decodeUtf32 = (b: Uint8Array, le: boolean, start: number): Either.Either<A
 /** `json.detect_encoding` followed by `bytes.decode(enc, 'surrogatepass')`. */
 export const decodeText = (b: Uint8Array): Either.Either<Array<number>, PyJsonError> => {
   const starts = (...p: Array<number>) => b.length >= p.length && p.every((x, i) => b[i] === x)
-  if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, 4)
-  if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, 4)
-  if (starts(0xff, 0xfe)) return decodeUtf16(b, true, 2)
-  if (starts(0xfe, 0xff)) return decodeUtf16(b, false, 2)
+  if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, 4, "utf-32-le")
+  if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, 4, "utf-32-be")
+  if (starts(0xff, 0xfe)) return decodeUtf16(b, true, 2, "utf-16-le")
+  if (starts(0xfe, 0xff)) return decodeUtf16(b, false, 2, "utf-16-be")
   if (starts(0xef, 0xbb, 0xbf)) return decodeUtf8(b, 3)
   if (b.length >= 4) {
-    if (b[0] === 0) return b[1] ? decodeUtf16(b, false, 0) : decodeUtf32(b, false, 0)
-    if (b[1] === 0) return b[2] || b[3] ? decodeUtf16(b, true, 0) : decodeUtf32(b, true, 0)
+    if (b[0] === 0) return b[1] ? decodeUtf16(b, false, 0, "utf-16-be") : decodeUtf32(b, false, 0, "utf-32-be")
+    if (b[1] === 0) return b[2] || b[3] ? decodeUtf16(b, true, 0, "utf-16-le") : decodeUtf32(b, true, 0, "utf-32-le")
   } else if (b.length === 2) {
-    if (b[0] === 0) return decodeUtf16(b, false, 0)
-    if (b[1] === 0) return decodeUtf16(b, true, 0)
+    if (b[0] === 0) return decodeUtf16(b, false, 0, "utf-16-be")
+    if (b[1] === 0) return decodeUtf16(b, true, 0, "utf-16-le")
   }
   return decodeUtf8(b, 0)
 }
@@ -271,7 +302,8 @@ class Scanner {
         continue
       }
       const hex4 = (at: number): number => {
-        if (at + 4 > s.length) throw new Fail("Invalid \\uXXXX escape", at - 1)
+        // CPython wants at least one character after the 4 digits (`end >= len` is an error).
+        if (at + 4 >= s.length) throw new Fail("Invalid \\uXXXX escape", at - 1)
         let v = 0
         for (let k = 0; k < 4; k++) {
           const h = hexVal(s[at + k])
@@ -282,7 +314,7 @@ class Scanner {
       }
       let cp = hex4(j + 1)
       j += 5
-      if (cp >= 0xd800 && cp <= 0xdbff && s[j] === 0x5c && s[j + 1] === 0x75) {
+      if (cp >= 0xd800 && cp <= 0xdbff && j + 6 < s.length && s[j] === 0x5c && s[j + 1] === 0x75) {
         const lo = hex4(j + 2)
         if (lo >= 0xdc00 && lo <= 0xdfff) {
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
