@@ -4,6 +4,7 @@
  * a tampered JWS fails) and that an unregistered step kind is reported, not skipped.
  */
 import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -84,5 +85,22 @@ describe("fixture replay: Apple", () => {
     fs.writeFileSync(file, JSON.stringify({ fixture_format: 2 }))
     const s = await Effect.runPromise(runFiles([file]))
     expect(summaryLine(s)).toBe("0 passed, 1 failed")
+  })
+
+  it("the CLI (npm run replay) prints one line per step and the summary, exit 0 / 1", () => {
+    const root = fileURLToPath(new URL("../../../", import.meta.url))
+    const cli = path.join(root, "packages/http/src/bin/replay.ts")
+    const ok = spawnSync(process.execPath, ["--import", "tsx", cli, ...appleFixtures], { cwd: root, encoding: "utf8" })
+    const out = ok.stdout.trim().split("\n")
+    const steps = appleFixtures.reduce((n, f) => n + JSON.parse(fs.readFileSync(f, "utf8")).steps.length, 0)
+    expect(out.filter((l) => l.startsWith("PASS "))).toHaveLength(steps)
+    expect(out.at(-1)).toBe(`${steps} passed, 0 failed`)
+    expect(ok.status).toBe(0)
+    const bad = copyWith("cli-edited.json", (fx) => {
+      fx.steps[0].state_after.payments[0].plan = 3
+    })
+    const ko = spawnSync(process.execPath, ["--import", "tsx", cli, bad], { cwd: root, encoding: "utf8" })
+    expect(ko.stdout.trim().split("\n").at(-1)).toBe("1 passed, 1 failed")
+    expect(ko.status).toBe(1)
   })
 })
