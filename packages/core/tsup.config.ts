@@ -6,5 +6,7 @@ export default defineConfig({
   dts: true,
   clean: true,
   sourcemap: true,
-  target: "node20"
+  target: "node20",
+  // Native module used by the SQLite driver; resolved at run time (installed with @effect/sql-sqlite-node).
+  external: ["better-sqlite3"]
 })
