@@ -16,7 +16,9 @@ import {
   WorkerHealth,
   type SweepSummary
 } from "../src/Workers/index.js"
+import * as Logging from "../src/Observability/Logging.js"
 import { formatEntry } from "../src/Observability/Logging.js"
+import * as OpsRoutes from "../src/Observability/OpsRoutes.js"
 import { obfuscate, scrubText } from "../src/Observability/Mask.js"
 import * as Metrics from "../src/Observability/Metrics.js"
 import { openSqlite } from "../src/Workers/SqliteFile.js"
@@ -340,5 +342,108 @@ describe("metrics", () => {
       expect(body).toContain("session_pro_sweep_runs_total")
       expect(body).toContain("session_pro_google_ack_outbox_depth")
       expect(Metrics.routeLabel("/wp-admin")).toBe("other")
+    }))
+})
+
+describe("/healthz", () => {
+  const deps = (ping: Effect.Effect<void, unknown>) =>
+    Layer.mergeAll(
+      Layer.succeed(Maintenance, {
+        sweep: () => Effect.die("unused"),
+        report: () => Effect.die("unused"),
+        ping,
+        outboxDepth: Effect.succeed(0)
+      }),
+      WorkerHealth.layer
+    )
+
+  it.effect("200 when the database answers and every expected worker is alive; 503 otherwise", () =>
+    Effect.gen(function*() {
+      const health = yield* WorkerHealth
+      yield* health.register("expiry-sweep")
+      const ok = yield* OpsRoutes.health({ expectedWorkers: ["expiry-sweep"], role: "single process" })
+      expect(ok.status).toBe(200)
+      expect(ok.body).toMatchObject({ status: "ok", database: "ok", workers: { "expiry-sweep": { alive: true } } })
+
+      const missing = yield* OpsRoutes.health({ expectedWorkers: ["expiry-sweep", "backup"], role: "single process" })
+      expect(missing.status).toBe(503)
+      expect(missing.body).toMatchObject({ status: "unavailable", workers_down: ["backup"] })
+
+      yield* health.stopped("expiry-sweep")
+      const dead = yield* OpsRoutes.health({ expectedWorkers: ["expiry-sweep"], role: "single process" })
+      expect(dead.status).toBe(503)
+    }).pipe(Effect.provide(deps(Effect.void))))
+
+  it.effect("503 when the database does not answer", () =>
+    Effect.gen(function*() {
+      const down = yield* OpsRoutes.health({ expectedWorkers: [], role: "worker 2 of 2" })
+      expect(down.status).toBe(503)
+      expect(String((down.body as { database: string }).database)).toContain("unreachable")
+    }).pipe(Effect.provide(deps(Effect.fail(new Error("SQLITE_CANTOPEN"))))))
+})
+
+describe("logging layer", () => {
+  it.live("stdout and log_path get every line; webhooks get warnings and errors only", () =>
+    Effect.gen(function*() {
+      const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-log-"))
+      const file = NodePath.join(dir, "logs", "pro.log")
+      const out: Array<string> = []
+      const offered: Array<string> = []
+      const sink = Layer.succeed(WebhookSink, {
+        offer: (t) => (offered.push(t), true),
+        push: () => Effect.void,
+        dropped: Effect.succeed(0),
+        configured: true,
+        flush: Effect.void
+      })
+      const layer = Logging.layer({ unsafeLogging: false, logPath: file, stdout: (l) => out.push(l) }).pipe(Layer.provide(sink))
+      yield* Effect.gen(function*() {
+        yield* Effect.logInfo("hello").pipe(Effect.annotateLogs("logger", "BACKEND"))
+        yield* Effect.logWarning(`careful with ${"ef".repeat(32)}`)
+        yield* Effect.logError("boom", new Error("kaput"))
+      }).pipe(Effect.provide(layer))
+      expect(out.length).toBe(3)
+      expect(out[0]).toMatch(/^\d\d-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO BACKEND hello$/)
+      expect(out[1]).toContain("WARNING PRO careful with")
+      expect(out[1]).not.toContain("ef".repeat(32))
+      expect(offered.length).toBe(2)
+      expect(offered[1]).toContain("ERROR PRO boom")
+      expect(NodeFs.readFileSync(file, "utf8").trim().split("\n").length).toBeGreaterThanOrEqual(3)
+    }))
+
+  it("RotatingFile keeps two backups", () => {
+    const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-rot-"))
+    const f = new Logging.RotatingFile(NodePath.join(dir, "x.log"), 100, 2)
+    for (let i = 0; i < 20; i++) f.write(`line ${String(i).padStart(2, "0")} ${"x".repeat(30)}`)
+    f.close()
+    expect(NodeFs.readdirSync(dir).sort()).toEqual(["x.log", "x.log.1", "x.log.2"])
+    expect(NodeFs.readFileSync(NodePath.join(dir, "x.log"), "utf8")).toContain("line 19")
+  })
+})
+
+describe("webhook delivery failures", () => {
+  it.live("a failing POST is reported on stderr and the sink keeps going", () =>
+    Effect.gen(function*() {
+      const sent: Array<string> = []
+      let calls = 0
+      const post = async (_url: string, body: string) => {
+        if (calls++ === 0) throw new Error("connection refused")
+        sent.push(JSON.parse(body).text)
+      }
+      const errors: Array<string> = []
+      const write = process.stderr.write.bind(process.stderr)
+      process.stderr.write = ((chunk: string) => (errors.push(String(chunk)), true)) as typeof process.stderr.write
+      try {
+        yield* Effect.gen(function*() {
+          const sink = yield* WebhookSink.make([{ name: "Ops", url: "http://127.0.0.1:9/x" }], { post })
+          sink.offer("one")
+          sink.offer("two")
+          yield* sink.flush
+        }).pipe(Effect.scoped)
+      } finally {
+        process.stderr.write = write
+      }
+      expect(errors.join("")).toContain('Session webhook "Ops" POST failed')
+      expect(sent).toEqual(["```\ntwo\n```"])
     }))
 })

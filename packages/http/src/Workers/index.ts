@@ -1,7 +1,6 @@
 import { Layer } from "effect"
 import { BackupWorker } from "./BackupWorker.js"
 import { ExpirySweepWorker } from "./ExpirySweepWorker.js"
-import { OutboxDepthWorker } from "./OutboxDepthWorker.js"
 import { ReportWorker } from "./ReportWorker.js"
 
 export * from "./BackupRotation.js"
@@ -9,6 +8,7 @@ export * as Backup from "./BackupWorker.js"
 export * as ExpirySweep from "./ExpirySweepWorker.js"
 export * from "./Health.js"
 export * from "./Maintenance.js"
+export * from "./OutboxDepthWorker.js"
 export * as Reports from "./ReportWorker.js"
 
 /**
@@ -16,5 +16,5 @@ export * as Reports from "./ReportWorker.js"
  * no day event is missed.
  */
 export const BackgroundWorkers = ExpirySweepWorker.pipe(
-  Layer.provideMerge(Layer.mergeAll(BackupWorker, ReportWorker, OutboxDepthWorker))
+  Layer.provideMerge(Layer.mergeAll(BackupWorker, ReportWorker))
 )

@@ -22,7 +22,7 @@ import * as Logging from "../Observability/Logging.js"
 import { formatTime } from "../Observability/Logging.js"
 import { metricsMiddleware, opsRouter } from "../Observability/OpsRoutes.js"
 import { WebhookSink } from "../Observability/Webhooks.js"
-import { Backup, BackgroundWorkers, MaintenanceEvents, WorkerHealth } from "../Workers/index.js"
+import { Backup, BackgroundWorkers, MaintenanceEvents, OutboxDepthWorker, WorkerHealth } from "../Workers/index.js"
 import * as Cluster from "../Workers/Cluster.js"
 import * as Platforms from "../Workers/Platforms.js"
 import { CoreMaintenance } from "../Workers/CoreMaintenance.js"
@@ -108,7 +108,9 @@ const background = (config: ServerConfigShape) =>
         Backup.BackupTarget.fromDatabase(config.database)
       ))
     ),
-    Platforms.platformWorkers(config)
+    Platforms.platformWorkers(config),
+    // the outbox only fills when Google is on
+    config.google ? OutboxDepthWorker : Layer.empty
   )
 
 /** The HTTP server with the client routes, the ops routes and request metrics; drains on shutdown. */
