@@ -110,8 +110,12 @@ export const pyJsonDumps = (v: PyValue): string => {
   }
 }
 
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /** A JSON string literal with `ensure_ascii`: everything outside 0x20–0x7e as lowercase `\uXXXX`. */
 export const asciiJsonString = (s: string): string => {
+  // Fast path: hex keys, ids and most messages need no escaping at all.
+  if (PLAIN_ASCII.test(s)) return `"${s}"`
   let out = '"'
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)
