@@ -16,6 +16,17 @@ export type WireValue =
 
 /** Python sorts `str` keys by code point; JS `sort()` compares UTF-16 units (differs above the BMP). */
 const compareCodePoints = (a: string, b: string): number => {
+  // Fast path: below the surrogate range UTF-16 unit order is code point order.
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const p = a.charCodeAt(i)
+    const q = b.charCodeAt(i)
+    if (p !== q) return p < 0xd800 && q < 0xd800 ? p - q : compareSlow(a, b)
+  }
+  return a.length === b.length ? 0 : compareSlow(a, b)
+}
+
+const compareSlow = (a: string, b: string): number => {
   const x = Array.from(a)
   const y = Array.from(b)
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -33,6 +44,8 @@ const write = (v: WireValue): string => {
     case "bigint":
       return v.toString()
     case "number":
+      // String() is plain decimal for safe integers; larger ones would use an exponent.
+      if (Number.isSafeInteger(v)) return String(v)
       if (Number.isInteger(v)) return BigInt(v).toString()
       if (Number.isNaN(v)) return "NaN"
       if (!Number.isFinite(v)) return v > 0 ? "Infinity" : "-Infinity"
