@@ -450,4 +450,13 @@ export const run = (file: VectorsFile, options: RunOptions = {}): Effect.Effect<
 
 /** Reads and runs a vectors file. */
 export const runFile = (path: string, options: RunOptions = {}) =>
-  Effect.flatMap(Effect.try(() => JSON.parse(readFileSync(path, "utf8")) as VectorsFile), (f) => run(f, options))
+  Effect.try({
+    try: () => JSON.parse(readFileSync(path, "utf8")) as VectorsFile,
+    catch: (e) => new Error(`cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`)
+  }).pipe(
+    Effect.filterOrFail(
+      (f) => typeof f?.http_exchanges?.context?.server_now_ms === "number",
+      () => new Error(`${path} has no http_exchanges.context (not a vectors.json-format file)`)
+    ),
+    Effect.flatMap((f) => run(f, options))
+  )
