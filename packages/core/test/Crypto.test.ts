@@ -123,3 +123,20 @@ describe("x25519SharedSecret (native path)", () => {
     }
   })
 })
+
+describe("scalarIsCanonical (byte-wise)", () => {
+  it("matches S < L as a BigInt on random scalars and around L", async () => {
+    const { randomBytes } = await import("node:crypto")
+    const { scalarIsCanonical } = await import("../src/Crypto/Ed25519.js")
+    const L = 0x1000000000000000000000000000000014def9dea2f79cd65812631a5cf5d3edn
+    const le = (v: bigint) => Uint8Array.from({ length: 32 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn))
+    const big = (b: Uint8Array) => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n)
+    const samples = [0n, 1n, L - 2n, L - 1n, L, L + 1n, 2n ** 252n, 2n ** 253n, 2n ** 256n - 1n].map(le)
+    for (let i = 0; i < 500; i++) {
+      const r = new Uint8Array(randomBytes(32))
+      if (i % 2 === 0) r[31]! &= 0x1f // near the size of L
+      samples.push(r)
+    }
+    for (const s of samples) expect(scalarIsCanonical(s)).toBe(big(s) < L)
+  })
+})

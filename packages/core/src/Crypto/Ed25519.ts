@@ -42,10 +42,20 @@ export const isCanonicalPoint = (p: Uint8Array): boolean => {
   return p[0] < 0xed
 }
 
-const scalarIsCanonical = (s: Uint8Array): boolean => {
-  let v = 0n
-  for (let i = 31; i >= 0; i--) v = (v << 8n) | BigInt(s[i])
-  return v < L
+/** L little-endian, for a byte-wise S < L comparison (no BigInt on the hot path). */
+const L_BYTES = (() => {
+  const b = new Uint8Array(32)
+  let v = L
+  for (let i = 0; i < 32; i++, v >>= 8n) b[i] = Number(v & 0xffn)
+  return b
+})()
+
+/** S < L (libsodium `sc25519_is_canonical`), most significant byte first. */
+export const scalarIsCanonical = (s: Uint8Array): boolean => {
+  for (let i = 31; i >= 0; i--) {
+    if (s[i] !== L_BYTES[i]) return s[i] < L_BYTES[i]
+  }
+  return false // S == L
 }
 
 /** The checks libsodium applies before the curve equation. */
