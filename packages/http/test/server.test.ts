@@ -274,4 +274,31 @@ sandbox_env = true
     expect(conn.prepare("SELECT last_expire_unix_ts_ms AS t FROM runtime").get()).toEqual({ t: midnight })
     conn.close()
   })
+
+  const PG_URL = process.env.PRO_TEST_PG_URL
+  it.skipIf(!PG_URL)("PostgreSQL with workers = 2: serves, no backup worker, exits cleanly", async () => {
+    const schema = `http_server_test_${NodeCrypto.randomBytes(5).toString("hex")}`
+    const psql = (sql: string) =>
+      new Promise<void>((resolve, reject) => {
+        const p = spawn("psql", [PG_URL!, "-v", "ON_ERROR_STOP=1", "-c", sql], { stdio: "ignore" })
+        p.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))))
+      })
+    await psql(`CREATE SCHEMA ${schema}`)
+    try {
+      const url = `${PG_URL}${PG_URL!.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`
+      const s = await start({ SESH_PRO_BACKEND_DB_URL: url, SESH_PRO_BACKEND_DEV: "1", SESH_PRO_BACKEND_WORKERS: "2" })
+      await s.waitFor(/Listening on http:\/\/127\.0\.0\.1:\d+ \(worker \d of 2\)/, 2)
+      expect(s.output()).not.toMatch(/postgresql:\/\/[^\s]*:[^\s@*]+@/) // no password in the logs
+      for (let i = 0; i < 4; i++) {
+        const h = JSON.parse((await http(s.port, "/healthz")).text)
+        expect(h.status).toBe("ok")
+        if (h.role === "worker 1 of 2") expect(Object.keys(h.workers)).toEqual(["expiry-sweep"])
+      }
+      const r = await http(s.port, "/get_pro_revocations", { method: "POST", body: '{"version":0,"ticket":0}' })
+      expect(JSON.parse(r.text)).toMatchObject({ status: 0, result: { ticket: 0, items: [] } })
+      expect(await s.stop()).toBe(0)
+    } finally {
+      await psql(`DROP SCHEMA ${schema} CASCADE`)
+    }
+  })
 })
