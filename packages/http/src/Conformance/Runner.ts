@@ -307,7 +307,8 @@ const checkExchange = (
 ) =>
   Effect.gen(function*() {
     const v: Verdict = { problems: [], notes: [] }
-    const exp = ex.response!
+    if (ex.response === undefined) return yield* Effect.fail(new Error("exchange has no response"))
+    const exp = ex.response
     const body = ex.request_body_hex !== undefined ? hexToBytes(ex.request_body_hex) : utf8(ex.request_body ?? "")
     const res = yield* send(port, ex.method ?? "POST", ex.path ?? "/", ex.request_headers ?? {}, body)
     const wantHttp = deviation?.expected.http_status ?? exp.http_status
@@ -386,7 +387,7 @@ const runSet = (file: VectorsFile, set: string, deviations: Readonly<Record<stri
       for (const ex of exchanges) {
         const label = `${set}/${ex.id}`
         if (ex.setup !== undefined) {
-          const r = yield* Effect.either(runSetup(ex.setup, ctx, set))
+          const r = yield* Effect.either(runSetup(ex.setup, ctx, set).pipe(Effect.catchAllDefect(Effect.fail)))
           if (Either.isLeft(r)) {
             failed++
             emit(`FAIL  ${label} (setup ${ex.setup}): ${String(r.left)}`)
@@ -394,7 +395,8 @@ const runSet = (file: VectorsFile, set: string, deviations: Readonly<Record<stri
           continue
         }
         const deviation = deviations[ex.id]
-        const r = yield* Effect.either(checkExchange(ex, port, deviation, onion))
+        // A malformed exchange (or a bug) fails this line only, not the whole run.
+        const r = yield* Effect.either(checkExchange(ex, port, deviation, onion).pipe(Effect.catchAllDefect(Effect.fail)))
         const tag = deviation ? ` [deviation ${deviation.decision}]` : ""
         if (Either.isLeft(r)) {
           failed++
