@@ -5,7 +5,7 @@ import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url))
-const npmRun = (name: string) => promisify(execFile)("npm", ["run", "--silent", `example:${name}`], { cwd: ROOT, timeout: 120_000 })
+const npmRun = (name: string) => promisify(execFile)("npm", ["run", "--silent", `example:${name}`], { cwd: ROOT, timeout: 170_000 })
 
 describe("npm run example:<name>", () => {
   it.concurrent.each([
@@ -16,5 +16,5 @@ describe("npm run example:<name>", () => {
   ])("%s exits 0", async (name, expected) => {
     const { stdout } = await npmRun(name)
     expect(stdout).toMatch(expected)
-  })
+  }, 180_000) // four tsx processes at once, next to the rest of the suite
 })

@@ -253,5 +253,5 @@ describe("fake clock in the server binary", () => {
     } finally {
       await plain.stop()
     }
-  })
+  }, 240_000) // two server processes booted with tsx
 })
