@@ -267,6 +267,8 @@ describe("Session webhook sink", () => {
         const accepted = [1, 2, 3, 4, 5, 6].map((i) => sink.offer(`m${i}`))
         expect(accepted).toEqual([true, true, true, true, false, false])
         expect(yield* sink.dropped).toBe(2)
+        const counted = yield* Effect.promise(() => Metrics.webhookDropped.get())
+        expect(counted.values[0]?.value).toBeGreaterThanOrEqual(2)
         release()
         yield* sink.flush
         expect(bodies.map((b) => b.text)).toEqual([

@@ -83,8 +83,8 @@ export const outboxDepth = new Prom.Gauge({
   help: "Google acknowledgements waiting in the outbox (measured by the background process)",
   registers: [registry]
 })
-export const webhookDropped = new Prom.Gauge({
-  name: "session_pro_webhook_messages_dropped",
+export const webhookDropped = new Prom.Counter({
+  name: "session_pro_webhook_messages_dropped_total",
   help: "Webhook log messages dropped because a queue was full",
   registers: [registry]
 })

@@ -9,6 +9,7 @@
  */
 import { Context, Duration, Effect, Layer, Queue, Ref } from "effect"
 import type { Webhook } from "../Config/ServerConfig.js"
+import { webhookDropped } from "./Metrics.js"
 
 export const QUEUE_CAPACITY = 128
 export const BATCH = 8
@@ -93,6 +94,7 @@ export class WebhookSink extends Context.Tag("@session-pro/http/WebhookSink")<We
             s.state.pending++
           } else {
             all = false
+            webhookDropped.inc()
             Effect.runSync(Ref.update(s.droppedHere, (n) => n + 1))
             Effect.runSync(Ref.update(droppedTotal, (n) => n + 1))
           }

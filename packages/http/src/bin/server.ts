@@ -17,7 +17,7 @@ import * as NodePath from "node:path"
 import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
 import { Clock, Effect, Layer } from "effect"
-import { loadConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
+import { loadConfig, ServerConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Logging from "../Observability/Logging.js"
 import { formatTime } from "../Observability/Logging.js"
 import { metricsMiddleware, opsRouter } from "../Observability/OpsRoutes.js"
@@ -176,7 +176,7 @@ const listenText = (config: ServerConfigShape) =>
 
 /** workers = 1: everything in this process. */
 const base = (config: ServerConfigShape) =>
-  Layer.mergeAll(CoreMaintenance, WorkerHealth.layer).pipe(Layer.provideMerge(backend(config)))
+  Layer.mergeAll(CoreMaintenance, WorkerHealth.layer, ServerConfig.layer(config)).pipe(Layer.provideMerge(backend(config)))
 
 const single = (config: ServerConfigShape) => {
   const app = Layer.mergeAll(
