@@ -18,7 +18,9 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import * as DevClock from "../src/DevClock.js"
+import { WebhookSink } from "../src/Observability/Webhooks.js"
 import * as Server from "../src/Server.js"
+import { ExpirySweep, Maintenance, MaintenanceEvents, WorkerHealth } from "../src/Workers/index.js"
 
 const DAY = 86_400_000
 const T0 = Date.parse("2026-03-01T10:00:00.000Z")
@@ -131,6 +133,37 @@ describe("fake clock: the Clock itself", () => {
       expect(Math.abs((yield* Effect.clockWith((k) => k.currentTimeMillis)) - T0)).toBeLessThan(1_000)
     }).pipe(Effect.withClock(c.clock))
     await Effect.runPromise(program)
+  })
+
+  it("the background sweep worker sleeping until midnight wakes when the fake clock is moved past it", async () => {
+    const c = DevClock.make(Date.parse("2026-03-01T23:00:00.000Z"))
+    const calls: Array<number> = []
+    const deps = Layer.mergeAll(
+      Layer.succeed(Maintenance, {
+        sweep: (ts) =>
+          Effect.sync(() => {
+            calls.push(ts)
+            return { alreadyDone: false, payments: 0, revocations: 0, users: 0, appleNotifications: 0, googleNotifications: 0 }
+          }),
+        report: () => Effect.succeed(""),
+        ping: Effect.void,
+        outboxDepth: Effect.succeed(0)
+      }),
+      Layer.succeed(WebhookSink, { offer: () => true, push: () => Effect.void, dropped: Effect.succeed(0), configured: false, flush: Effect.void }),
+      WorkerHealth.layer,
+      Layer.effect(MaintenanceEvents, MaintenanceEvents.make)
+    )
+    // Effect.sleep in the test body is real time; only the worker runs on the fake clock.
+    await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const worker = Layer.build(ExpirySweep.ExpirySweepWorker.pipe(Layer.provide(deps))).pipe(Effect.zipRight(Effect.never))
+      const fiber = yield* Effect.forkScoped(Effect.withClock(worker, c.clock))
+      yield* Effect.sleep("100 millis")
+      expect(calls).toEqual([])
+      c.advance(2 * 3_600_000)
+      yield* Effect.sleep("300 millis")
+      expect(calls).toEqual([Date.parse("2026-03-02T00:00:00.000Z")])
+      yield* Fiber.interrupt(fiber)
+    })))
   })
 
   it("/dev/clock input errors and GET; without the fake clock the route is absent with a clear 404", async () => {
