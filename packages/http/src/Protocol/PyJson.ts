@@ -22,6 +22,8 @@ export type PyValue =
   | { readonly type: "dict"; readonly entries: ReadonlyMap<string, PyValue> }
 
 export const PyNull: PyValue = { type: "null" }
+const PY_TRUE: PyValue = { type: "bool", value: true }
+const PY_FALSE: PyValue = { type: "bool", value: false }
 
 /** The text of the exception `json.loads` raised (what `str(e)` gives). */
 export class PyJsonError {
@@ -47,8 +49,26 @@ const isCont = (c: number | undefined) => c !== undefined && (c & 0xc0) === 0x80
  * `surrogatepass` handler, so error ranges and reasons match: positions are relative to `base`
  * (after a stripped BOM, as `utf-8-sig` does).
  */
-const decodeUtf8 = (b: Uint8Array, base: number): Either.Either<Array<number>, PyJsonError> => {
-  const out: Array<number> = []
+/** Code points; a typed array keeps 1 MiB bodies fast (no per-element boxing). */
+export type CodePoints = Uint32Array
+
+/** Growable-free output: a body never decodes to more code points than it has bytes. */
+class CpOut {
+  readonly buf: Uint32Array
+  n = 0
+  constructor(max: number) {
+    this.buf = new Uint32Array(max)
+  }
+  push(cp: number) {
+    this.buf[this.n++] = cp
+  }
+  done(): Uint32Array {
+    return this.buf.subarray(0, this.n)
+  }
+}
+
+const decodeUtf8 = (b: Uint8Array, base: number): Either.Either<CodePoints, PyJsonError> => {
+  const out = new CpOut(b.length)
   const n = b.length
   let i = base
   const err = (len: number, reason: string) => Either.left(decodeError("utf-8", b, i - base, i - base + len, reason, base))
@@ -106,11 +126,11 @@ const decodeUtf8 = (b: Uint8Array, base: number): Either.Either<Array<number>, P
     }
     return err(1, "invalid start byte")
   }
-  return Either.right(out)
+  return Either.right(out.done())
 }
 
-const decodeUtf16 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<Array<number>, PyJsonError> => {
-  const out: Array<number> = []
+const decodeUtf16 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<CodePoints, PyJsonError> => {
+  const out = new CpOut(b.length)
   let i = start
   const unit = (j: number) => (le ? b[j] | (b[j + 1] << 8) : (b[j] << 8) | b[j + 1])
   while (i < b.length) {
@@ -127,11 +147,11 @@ const decodeUtf16 = (b: Uint8Array, le: boolean, start: number, codec: string): 
     out.push(u) // lone surrogates pass (surrogatepass)
     i += 2
   }
-  return Either.right(out)
+  return Either.right(out.done())
 }
 
-const decodeUtf32 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<Array<number>, PyJsonError> => {
-  const out: Array<number> = []
+const decodeUtf32 = (b: Uint8Array, le: boolean, start: number, codec: string): Either.Either<CodePoints, PyJsonError> => {
+  const out = new CpOut(b.length)
   for (let i = start; i < b.length; i += 4) {
     if (i + 3 >= b.length) return Either.left(decodeError(codec, b, i, b.length, "truncated data"))
     const cp = le
@@ -140,11 +160,11 @@ const decodeUtf32 = (b: Uint8Array, le: boolean, start: number, codec: string): 
     if (cp > 0x10ffff) return Either.left(decodeError(codec, b, i, i + 4, "code point not in range(0x110000)"))
     out.push(cp)
   }
-  return Either.right(out)
+  return Either.right(out.done())
 }
 
 /** `json.detect_encoding` followed by `bytes.decode(enc, 'surrogatepass')`. */
-export const decodeText = (b: Uint8Array): Either.Either<Array<number>, PyJsonError> => {
+export const decodeText = (b: Uint8Array): Either.Either<CodePoints, PyJsonError> => {
   const starts = (...p: Array<number>) => b.length >= p.length && p.every((x, i) => b[i] === x)
   if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, 4, "utf-32-le")
   if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, 4, "utf-32-be")
@@ -183,14 +203,46 @@ const DIGIT = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x
 const hexVal = (c: number): number =>
   c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
 
-const fromCps = (cps: ArrayLike<number>, start: number, end: number): string => {
+const fromCps = (cps: CodePoints, start: number, end: number): string => {
+  if (end - start <= 16) {
+    let s = ""
+    for (let i = start; i < end; i++) s += String.fromCodePoint(cps[i])
+    return s
+  }
   let s = ""
-  for (let i = start; i < end; i++) s += String.fromCodePoint(cps[i])
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCodePoint.apply(null, cps.subarray(i, Math.min(end, i + 4096)) as unknown as Array<number>)
+  }
   return s
 }
 
+const SIMPLE_ESCAPES: Readonly<Record<number, string>> = {
+  0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t"
+}
+
 class Scanner {
-  constructor(readonly s: ReadonlyArray<number>) {}
+  /** Where the last scanned value ended (saves a tuple allocation per value). */
+  end = 0
+  constructor(readonly s: CodePoints) {}
+
+  private ret(v: PyValue, end: number): PyValue {
+    this.end = end
+    return v
+  }
+
+  /** Four hex digits of a `\uXXXX` escape starting at `at`. */
+  private hex4(at: number): number {
+    const s = this.s
+    // CPython wants at least one character after the 4 digits (`end >= len` is an error).
+    if (at + 4 >= s.length) throw new Fail("Invalid \\uXXXX escape", at - 1)
+    let v = 0
+    for (let k = 0; k < 4; k++) {
+      const h = hexVal(s[at + k])
+      if (h < 0) throw new Fail("Invalid \\uXXXX escape", at - 1)
+      v = (v << 4) | h
+    }
+    return v
+  }
 
   skipWs(i: number): number {
     while (i < this.s.length && WS(this.s[i])) i++
@@ -203,7 +255,7 @@ class Scanner {
   }
 
   /** `scan_once`: a value at exactly `i` (no leading whitespace). */
-  value(i: number, depth: number): [PyValue, number] {
+  value(i: number, depth: number): PyValue {
     const s = this.s
     if (i >= s.length) throw new Stop(i)
     const c = s[i]
@@ -217,29 +269,29 @@ class Scanner {
         if (depth >= MAX_DEPTH) throw new Fail("maximum recursion depth exceeded while decoding a JSON array from a unicode string", undefined)
         return this.array(i + 1, depth + 1)
       case 0x6e:
-        if (this.match(i, "null")) return [PyNull, i + 4]
+        if (this.match(i, "null")) return this.ret(PyNull, i + 4)
         break
       case 0x74:
-        if (this.match(i, "true")) return [{ type: "bool", value: true }, i + 4]
+        if (this.match(i, "true")) return this.ret(PY_TRUE, i + 4)
         break
       case 0x66:
-        if (this.match(i, "false")) return [{ type: "bool", value: false }, i + 5]
+        if (this.match(i, "false")) return this.ret(PY_FALSE, i + 5)
         break
       case 0x4e:
-        if (this.match(i, "NaN")) return [{ type: "float", value: NaN }, i + 3]
+        if (this.match(i, "NaN")) return this.ret({ type: "float", value: NaN }, i + 3)
         break
       case 0x49:
-        if (this.match(i, "Infinity")) return [{ type: "float", value: Infinity }, i + 8]
+        if (this.match(i, "Infinity")) return this.ret({ type: "float", value: Infinity }, i + 8)
         break
       case 0x2d:
-        if (this.match(i, "-Infinity")) return [{ type: "float", value: -Infinity }, i + 9]
+        if (this.match(i, "-Infinity")) return this.ret({ type: "float", value: -Infinity }, i + 9)
         break
     }
     return this.number(i)
   }
 
   /** `_match_number_unicode`: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`. */
-  number(start: number): [PyValue, number] {
+  number(start: number): PyValue {
     const s = this.s
     let i = start
     if (s[i] === 0x2d) i++
@@ -262,9 +314,15 @@ class Scanner {
         isFloat = true
       }
     }
+    const digits = intEnd - start - (s[start] === 0x2d ? 1 : 0)
+    if (!isFloat && digits <= 15) {
+      // fast path: exact in a double, no string round trip
+      let v = 0
+      for (let k = intEnd - digits; k < intEnd; k++) v = v * 10 + (s[k] - 0x30)
+      return this.ret({ type: "int", value: BigInt(s[start] === 0x2d ? -v : v) }, intEnd)
+    }
     const text = fromCps(s, start, isFloat ? i : intEnd)
-    if (isFloat) return [{ type: "float", value: Number(text) }, i]
-    const digits = text.startsWith("-") ? text.length - 1 : text.length
+    if (isFloat) return this.ret({ type: "float", value: Number(text) }, i)
     if (digits > INT_MAX_STR_DIGITS) {
       // CPython raises ValueError (not JSONDecodeError) for this; the message is what the handler prints.
       throw new Fail(
@@ -272,11 +330,11 @@ class Scanner {
         undefined
       )
     }
-    return [{ type: "int", value: BigInt(text) }, intEnd]
+    return this.ret({ type: "int", value: BigInt(text) }, intEnd)
   }
 
   /** `scanstring_unicode` (strict): `begin` is just after the opening quote. */
-  string(begin: number): [PyValue, number] {
+  string(begin: number): PyValue {
     const s = this.s
     let i = begin
     let out = ""
@@ -288,34 +346,22 @@ class Scanner {
       }
       if (j >= s.length) throw new Fail("Unterminated string starting at", begin - 1)
       out += fromCps(s, i, j)
-      if (s[j] === 0x22) return [{ type: "str", value: out }, j + 1]
+      if (s[j] === 0x22) return this.ret({ type: "str", value: out }, j + 1)
       // backslash
       j++
       if (j >= s.length) throw new Fail("Unterminated string starting at", begin - 1)
       const e = s[j]
       if (e !== 0x75) {
-        const simple: Record<number, string> = { 0x22: '"', 0x5c: "\\", 0x2f: "/", 0x62: "\b", 0x66: "\f", 0x6e: "\n", 0x72: "\r", 0x74: "\t" }
-        const r = simple[e]
+        const r = SIMPLE_ESCAPES[e]
         if (r === undefined) throw new Fail("Invalid \\escape", j - 1)
         out += r
         i = j + 1
         continue
       }
-      const hex4 = (at: number): number => {
-        // CPython wants at least one character after the 4 digits (`end >= len` is an error).
-        if (at + 4 >= s.length) throw new Fail("Invalid \\uXXXX escape", at - 1)
-        let v = 0
-        for (let k = 0; k < 4; k++) {
-          const h = hexVal(s[at + k])
-          if (h < 0) throw new Fail("Invalid \\uXXXX escape", at - 1)
-          v = (v << 4) | h
-        }
-        return v
-      }
-      let cp = hex4(j + 1)
+      let cp = this.hex4(j + 1)
       j += 5
       if (cp >= 0xd800 && cp <= 0xdbff && j + 6 < s.length && s[j] === 0x5c && s[j + 1] === 0x75) {
-        const lo = hex4(j + 2)
+        const lo = this.hex4(j + 2)
         if (lo >= 0xdc00 && lo <= 0xdfff) {
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)
           j += 6
@@ -326,36 +372,35 @@ class Scanner {
     }
   }
 
-  object(start: number, depth: number): [PyValue, number] {
+  object(start: number, depth: number): PyValue {
     const s = this.s
     const entries = new Map<string, PyValue>()
     let i = this.skipWs(start)
-    if (i < s.length && s[i] === 0x7d) return [{ type: "dict", entries }, i + 1]
+    if (i < s.length && s[i] === 0x7d) return this.ret({ type: "dict", entries }, i + 1)
     for (;;) {
       if (i >= s.length || s[i] !== 0x22) throw new Fail("Expecting property name enclosed in double quotes", i)
-      const [key, afterKey] = this.string(i + 1)
-      i = this.skipWs(afterKey)
+      const key = this.string(i + 1)
+      i = this.skipWs(this.end)
       if (i >= s.length || s[i] !== 0x3a) throw new Fail("Expecting ':' delimiter", i)
       i = this.skipWs(i + 1)
-      const [v, afterValue] = this.value(i, depth)
+      const v = this.value(i, depth)
       entries.set((key as { value: string }).value, v)
-      i = this.skipWs(afterValue)
-      if (i < s.length && s[i] === 0x7d) return [{ type: "dict", entries }, i + 1]
+      i = this.skipWs(this.end)
+      if (i < s.length && s[i] === 0x7d) return this.ret({ type: "dict", entries }, i + 1)
       if (i >= s.length || s[i] !== 0x2c) throw new Fail("Expecting ',' delimiter", i)
       i = this.skipWs(i + 1)
     }
   }
 
-  array(start: number, depth: number): [PyValue, number] {
+  array(start: number, depth: number): PyValue {
     const s = this.s
     const items: Array<PyValue> = []
     let i = this.skipWs(start)
-    if (i < s.length && s[i] === 0x5d) return [{ type: "list", items }, i + 1]
+    if (i < s.length && s[i] === 0x5d) return this.ret({ type: "list", items }, i + 1)
     for (;;) {
-      const [v, after] = this.value(i, depth)
-      items.push(v)
-      i = this.skipWs(after)
-      if (i < s.length && s[i] === 0x5d) return [{ type: "list", items }, i + 1]
+      items.push(this.value(i, depth))
+      i = this.skipWs(this.end)
+      if (i < s.length && s[i] === 0x5d) return this.ret({ type: "list", items }, i + 1)
       if (i >= s.length || s[i] !== 0x2c) throw new Fail("Expecting ',' delimiter", i)
       i = this.skipWs(i + 1)
     }
@@ -363,7 +408,7 @@ class Scanner {
 }
 
 /** `JSONDecodeError.__str__`: `msg: line L column C (char P)`. */
-const withPosition = (s: ReadonlyArray<number>, msg: string, pos: number): string => {
+const withPosition = (s: CodePoints, msg: string, pos: number): string => {
   let line = 1
   let lastNl = -1
   for (let k = 0; k < pos && k < s.length; k++) {
@@ -376,12 +421,12 @@ const withPosition = (s: ReadonlyArray<number>, msg: string, pos: number): strin
 }
 
 /** Parses already-decoded text given as code points. */
-export const parseCodePoints = (s: ReadonlyArray<number>): Either.Either<PyValue, PyJsonError> => {
+export const parseCodePoints = (s: CodePoints): Either.Either<PyValue, PyJsonError> => {
   const sc = new Scanner(s)
   try {
     const start = sc.skipWs(0)
-    const [v, end] = sc.value(start, 0)
-    const after = sc.skipWs(end)
+    const v = sc.value(start, 0)
+    const after = sc.skipWs(sc.end)
     if (after !== s.length) return Either.left(new PyJsonError(withPosition(s, "Extra data", after)))
     return Either.right(v)
   } catch (e) {
@@ -398,7 +443,7 @@ export const parse = (body: Uint8Array): Either.Either<PyValue, PyJsonError> =>
 
 /** `json.loads(str)` (e.g. a vectors file already in memory). */
 export const parseString = (text: string): Either.Either<PyValue, PyJsonError> => {
-  const cps = Array.from(text, (ch) => ch.codePointAt(0)!)
+  const cps = Uint32Array.from(Array.from(text, (ch) => ch.codePointAt(0)!))
   if (cps[0] === 0xfeff) return Either.left(new PyJsonError(withPosition(cps, "Unexpected UTF-8 BOM (decode using utf-8-sig)", 0)))
   return parseCodePoints(cps)
 }
