@@ -4,7 +4,7 @@
  * purchases, and the background loop.
  */
 import { GoogleAckOutbox, UserErrors } from "@session-pro/core"
-import { Duration, Effect, Layer, ManagedRuntime } from "effect"
+import { Duration, Effect, Layer, ManagedRuntime, TestClock, TestContext } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import * as AndroidPublisher from "../src/Google/AndroidPublisher.js"
 import * as Worker from "../src/Google/GoogleAckOutboxWorker.js"
@@ -22,8 +22,12 @@ afterAll(async () => {
 })
 beforeEach(() => {
   fake.reset()
+  // The outbox schedules by Effect's Clock: a TestClock makes the back-off exact and load-independent.
   rt = ManagedRuntime.make(
-    Worker.layerService({ backoffInitial: "100 millis", backoffMax: "400 millis" }).pipe(Layer.provideMerge(googleLayer(fake)))
+    Worker.layerService({ backoffInitial: "10 seconds", backoffMax: "1 hour" }).pipe(
+      Layer.provideMerge(googleLayer(fake)),
+      Layer.provideMerge(TestContext.TestContext)
+    )
   )
 })
 afterEach(async () => {
@@ -37,6 +41,8 @@ const runOnce = () => run(Effect.flatMap(Worker.GoogleAckOutboxWorker, (w) => w.
 const entries = () => run(Effect.flatMap(GoogleAckOutbox, (o) => o.all))
 const hasUserError = (token: string) => run(Effect.flatMap(UserErrors, (u) => u.has({ provider: 1, paymentId: token })))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const advance = (ms: number) => run(TestClock.adjust(ms))
+const now = () => run(TestClock.currentTimeMillis)
 
 describe("Google acknowledgement outbox worker", () => {
   it("backoffAfter doubles from the initial delay up to the cap", () => {
@@ -57,16 +63,18 @@ describe("Google acknowledgement outbox worker", () => {
     expect(e.lastError).toContain("503")
     expect(e.doneUnixTsMs).toBeNull()
     expect(await hasUserError(token)).toBe(true)
+    expect(e.nextAttemptUnixTsMs - (await now())).toBe(10_000)
     // Not due yet: nothing happens before the back-off elapses.
+    await advance(9_999)
     expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 0 })
 
-    await sleep(150)
+    await advance(1)
     expect(await runOnce()).toEqual({ acknowledged: 0, alreadyAcknowledged: 0, failed: 1 })
     ;[e] = await entries()
     expect(e.attempts).toBe(2)
-    expect(e.nextAttemptUnixTsMs - Date.now()).toBeGreaterThan(100) // second delay = 200 ms
+    expect(e.nextAttemptUnixTsMs - (await now())).toBe(20_000) // doubled
 
-    await sleep(250)
+    await advance(20_000)
     expect(await runOnce()).toEqual({ acknowledged: 1, alreadyAcknowledged: 0, failed: 0 })
     ;[e] = await entries()
     expect(e.doneUnixTsMs).not.toBeNull()

@@ -3,7 +3,8 @@
  * in-memory SQLite. Ack after commit, crash before commit → redelivery applied once, duplicate
  * delivery, failure → back-off nack → redelivery, and the one-consumer lease.
  */
-import { Payments, UserErrors } from "@session-pro/core"
+import { GoogleNotificationHistory, Payments, UserErrors } from "@session-pro/core"
+import { GooglePlayRtdn } from "../src/Google/GooglePlayRtdn.js"
 import { Deferred, Effect, Fiber, Layer, ManagedRuntime } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import {
@@ -33,30 +34,37 @@ const waitFor = async (cond: () => boolean | Promise<boolean>, ms = 10_000, what
   }
 }
 
-const options = (): GooglePubSubConsumerOptions => ({
+const options = (extra: Partial<GooglePubSubConsumerOptions> = {}): GooglePubSubConsumerOptions => ({
   projectId: PROJECT,
   subscriptionName: SUB_NAME,
   apiEndpoint: pubsub.endpoint,
   retryInitial: "200 millis",
-  retryMax: "1 second"
+  retryMax: "1 second",
+  ...extra
 })
 
 /** Starts a consumer inside the shared runtime; returns its stats and a stop function. */
-const startConsumer = async () => {
+const running = new Set<() => Promise<unknown>>()
+const startConsumer = async (extra: Partial<GooglePubSubConsumerOptions> = {}) => {
   const ready = Deferred.unsafeMake<{ stats: Effect.Effect<ConsumerStats> }>(undefined as never)
   const fiber = rt.runFork(
     Effect.scoped(
       Effect.gen(function*() {
-        const c = yield* makeConsumer(options())
+        const c = yield* makeConsumer(options(extra))
         yield* Deferred.succeed(ready, c)
         return yield* Effect.never
       })
     ) as Effect.Effect<never, never, never>
   )
   const c = await Effect.runPromise(Deferred.await(ready))
+  const stop = () => Effect.runPromise(Fiber.interrupt(fiber))
+  running.add(stop)
   return {
     stats: () => Effect.runPromise(c.stats),
-    stop: () => Effect.runPromise(Fiber.interrupt(fiber))
+    stop: () => {
+      running.delete(stop)
+      return stop()
+    }
   }
 }
 
@@ -79,6 +87,9 @@ beforeEach(() => {
   rt = ManagedRuntime.make(Layer.merge(googleLayer(api), GoogleConsumerLease.inProcess))
 })
 afterEach(async () => {
+  // A failed test must not leave its consumer pulling into the next test.
+  for (const stop of running) await stop()
+  running.clear()
   await rt.dispose()
 })
 
@@ -146,6 +157,7 @@ describe("GooglePubSubConsumer", () => {
     expect(await hasUserError(token)).toBe(true)
     await waitFor(() => pubsub.messagesOf(SUB).find((m) => m.messageId === id)?.state === "acked", 15_000, "eventual ack")
     const s = await c.stats()
+    expect(api.callsOf("purchases.subscriptionsv2.get").map((c) => c.status)).toEqual([503, 503, 200])
     expect(s.failed).toBe(2)
     expect(s.nacked).toBe(2)
     expect(s.handled).toBe(1)
@@ -179,6 +191,30 @@ describe("GooglePubSubConsumer", () => {
     const id = pubsub.publish(SUB, rtdnSubscription(4, token, T0))
     await waitFor(() => pubsub.messagesOf(SUB).find((m) => m.messageId === id)?.state === "acked", 20_000, "ack after reconnect")
     expect(await payments(token)).toHaveLength(1)
+    await c.stop()
+  })
+
+  it("retries stored unhandled notifications (past Pub/Sub retention) at start and periodically", async () => {
+    const stored = async (token: string, messageId: string) => {
+      api.setSubscription(token, resource({ orderId: `GPA.${messageId}`, expiryMs: T0 + 300_000 }))
+      api.failNext("purchases.subscriptionsv2.get", 1, 503)
+      const o = await rt.runPromise(
+        Effect.flatMap(GooglePlayRtdn, (h) => h.processMessage({ messageId, data: rtdnSubscription(4, token, T0) })) as Effect.Effect<any, never, never>
+      )
+      expect(o._tag).toBe("Failed")
+    }
+    const handled = (id: string) =>
+      rt.runPromise(Effect.flatMap(GoogleNotificationHistory, (h) => h.get(id)) as Effect.Effect<{ handled: boolean } | undefined, never, never>)
+    const a = randomToken()
+    await stored(a, "8000000000000001")
+    const c = await startConsumer({ storedRetryInterval: "300 millis" })
+    await waitFor(async () => (await handled("8000000000000001"))?.handled === true, 10_000, "start-up retry")
+    expect(await payments(a)).toHaveLength(1)
+    const b = randomToken()
+    await stored(b, "8000000000000002")
+    await waitFor(async () => (await handled("8000000000000002"))?.handled === true, 10_000, "periodic retry")
+    expect(await payments(b)).toHaveLength(1)
+    expect(await hasUserError(b)).toBe(false)
     await c.stop()
   })
 })

@@ -135,6 +135,11 @@ export interface GooglePubSubConsumerOptions {
   /** Back-off before a failed message is nacked for redelivery: first delay and cap (2 s, 600 s). */
   readonly retryInitial?: Duration.DurationInput | undefined
   readonly retryMax?: Duration.DurationInput | undefined
+  /**
+   * How often unhandled history rows are retried from their stored payload (default 1 hour). This
+   * covers messages Pub/Sub no longer redelivers (past its 7-day retention).
+   */
+  readonly storedRetryInterval?: Duration.DurationInput | undefined
   /** Back-off for restarting a failed stream (default exponential from 1 s, capped at 1 min). */
   readonly restartSchedule?: Schedule.Schedule<unknown, unknown> | undefined
 }
@@ -191,6 +196,8 @@ export const make = (options: GooglePubSubConsumerOptions) =>
       nacked: 0,
       sessions: 0
     })
+    // Pulled batches and stored-payload retries never run concurrently (one writer, in event order).
+    const serial = yield* Effect.makeSemaphore(1)
     const bump = (k: keyof ConsumerStats) => Ref.update(stats, (s) => ({ ...s, [k]: s[k] + 1 }))
     const initial = Duration.decode(options.retryInitial ?? "2 seconds")
     const cap = Duration.decode(options.retryMax ?? "600 seconds")
@@ -261,9 +268,8 @@ export const make = (options: GooglePubSubConsumerOptions) =>
           }
         })
 
-      const worker = Effect.gen(function*() {
-        while (true) {
-          const batch = Array.from(yield* Queue.takeBetween(queue, 1, options.maxMessages ?? 64))
+      const processBatch = (batch: Array<Message>) =>
+        Effect.gen(function*() {
           // No ordering keys on RTDNs: process what arrived together oldest event first.
           batch.sort((a, b) => eventTimeOf(a) - eventTimeOf(b))
           for (const m of batch) {
@@ -275,8 +281,11 @@ export const make = (options: GooglePubSubConsumerOptions) =>
             })
             yield* settle(m, o)
           }
-        }
-      })
+        })
+      const worker = Queue.takeBetween(queue, 1, options.maxMessages ?? 64).pipe(
+        Effect.flatMap((batch) => serial.withPermits(1)(processBatch(Array.from(batch)))),
+        Effect.forever
+      )
 
       return yield* Effect.raceFirst(worker, Deferred.await(broken))
     }).pipe(Effect.scoped)
@@ -288,10 +297,20 @@ export const make = (options: GooglePubSubConsumerOptions) =>
       Effect.gen(function*() {
         const held = yield* lease.acquire
         yield* Effect.logInfo("Google Pub/Sub: consumer lease acquired")
-        const catchUp = yield* rtdn.retryUnhandled
-        if (catchUp.handled + catchUp.failed > 0) {
-          yield* Effect.logInfo(`Google Pub/Sub: retried stored notifications: ${catchUp.handled} handled, ${catchUp.failed} failed`)
-        }
+        const retryStored = serial.withPermits(1)(rtdn.retryUnhandled).pipe(
+          Effect.tap((r) =>
+            r.handled + r.failed > 0
+              ? Effect.logInfo(`Google Pub/Sub: retried stored notifications: ${r.handled} handled, ${r.failed} failed`)
+              : Effect.void
+          )
+        )
+        // At start (catch-up) and then periodically, while the lease is held.
+        yield* retryStored
+        yield* retryStored.pipe(
+          Effect.delay(options.storedRetryInterval ?? "1 hour"),
+          Effect.forever,
+          Effect.forkScoped
+        )
         yield* Effect.raceFirst(
           session.pipe(
             Effect.tapErrorCause((c) => Effect.logError("Google Pub/Sub: stream failed, restarting", Cause.pretty(c))),

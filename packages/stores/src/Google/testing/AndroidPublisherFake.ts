@@ -34,6 +34,8 @@ export class AndroidPublisherFake {
   readonly arrived = new Map<RecordedCall["api"], number>()
   /** Artificial latency per API (ms), to hold a request in flight. */
   readonly delays = new Map<RecordedCall["api"], number>()
+  /** Bumped by reset(): answers to requests from before a reset are not recorded. */
+  private generation = 0
   /** When true (default) a successful acknowledge flips the stored resource to ACKNOWLEDGED, as Google does. */
   acknowledgeUpdatesResource = true
   port = 0
@@ -88,6 +90,7 @@ export class AndroidPublisherFake {
     this.failures.clear()
     this.delays.clear()
     this.arrived.clear()
+    this.generation++
   }
 
   async stop(): Promise<void> {
@@ -101,9 +104,13 @@ export class AndroidPublisherFake {
     req.on("end", () => {
       const api = this.apiOf(req.method ?? "", new URL(req.url ?? "/", "http://fake").pathname)
       this.arrived.set(api, (this.arrived.get(api) ?? 0) + 1)
+      // Injected failures are claimed on arrival, so a request still held by a delay cannot take
+      // one meant for a later request.
+      const failure = this.failures.get(api)?.shift()
+      const generation = this.generation
       const delay = this.delays.get(api) ?? 0
-      if (delay > 0) setTimeout(() => this.answer(req, res, chunks), delay)
-      else this.answer(req, res, chunks)
+      if (delay > 0) setTimeout(() => this.answer(req, res, chunks, failure, generation), delay)
+      else this.answer(req, res, chunks, failure, generation)
     })
   }
 
@@ -114,17 +121,25 @@ export class AndroidPublisherFake {
     return "unknown"
   }
 
-  private answer(req: http.IncomingMessage, res: http.ServerResponse, chunks: Array<Buffer>) {
+  private answer(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    chunks: Array<Buffer>,
+    failure: Failure | undefined,
+    generation: number
+  ) {
     {
       const body = Buffer.concat(chunks).toString("utf8")
       const url = new URL(req.url ?? "/", "http://fake")
       const p = url.pathname
       const send = (status: number, payload: unknown, call: Omit<RecordedCall, "status" | "method" | "path" | "authorization">) => {
-        this.calls.push({ ...call, method: req.method ?? "", path: p, authorization: req.headers.authorization, status })
+        if (generation === this.generation) {
+          this.calls.push({ ...call, method: req.method ?? "", path: p, authorization: req.headers.authorization, status })
+        }
         res.writeHead(status, { "content-type": "application/json" })
         res.end(typeof payload === "string" ? payload : JSON.stringify(payload))
       }
-      const injected = (api: RecordedCall["api"]) => this.failures.get(api)?.shift()
+      const injected = (_api: RecordedCall["api"]) => failure
       let m: RegExpMatchArray | null
       if (req.method === "GET" && (m = p.match(/^\/androidpublisher\/v3\/applications\/([^/]+)\/purchases\/subscriptionsv2\/tokens\/([^/]+)$/))) {
         const api = "purchases.subscriptionsv2.get" as const
