@@ -5,6 +5,9 @@ import {
   BackupRotation,
   DAY_MS,
   Durations,
+  Ed25519,
+  generateProProofHash,
+  proofHash,
   ExpirySweep,
   hex,
   Inspect,
@@ -184,5 +187,103 @@ describe("T3 core side: add payment, generate proof, revocation list", () => {
       expect(list.items[0]!.expiry_unix_ts_ms).toBeGreaterThanOrEqual(p1.expiryUnixTsMs)
       const gen = yield* Effect.flip(proofs.generateProProof(user.generate(T + 3_600_000)))
       expect((gen as RequestRejected).errors[0]).toMatch(/payment has been revoked/)
+    }).pipe(Effect.provide(Backend.layerSqlite(":memory:"))))
+})
+
+describe("T3 core side, with the scenario's values", () => {
+  it.effect("T3.2–T3.14 (T3.13 deviates by design: FLAG-1 fixed keeps the revocation until P1's entitlement ends)", () =>
+    Effect.gen(function*() {
+      const T0 = T
+      yield* TestClock.setTime(T0)
+      const payments = yield* Payments
+      const proofs = yield* Proofs
+      const inspect = yield* Inspect
+      const revs = yield* Revocations
+      const user = account()
+      const P1 = { provider: 1 as const, googlePaymentToken: randomHex(), googleOrderId: `DEV.${randomHex()}` }
+      yield* payments.addUnredeemed({
+        tx: P1, plan: 1, unredeemedUnixTsMs: T0, expiryUnixTsMs: D + 90 * DAY_MS, platformRefundExpiryUnixTsMs: 0,
+        googleObfuscatedAccountId: user.accountId
+      })
+      // T3.1
+      expect(yield* (yield* ProDetails).get(user.details(T0, 10000))).toMatchObject({ status: 0, items: [], payments_total: 0 })
+      // T3.2
+      const p1 = yield* proofs.addProPayment(user.add(P1))
+      expect(p1.expiryUnixTsMs).toBe(D + 30 * DAY_MS)
+      expect((yield* inspect.users())[0]!.gen_index).toBe(0)
+      // T3.3: a new rotating key, same gen index
+      const rot2 = Ed25519.signingKeyFromSeed(new Uint8Array(32).fill(0x42))
+      const h3 = generateProProofHash(0, user.masterPkey, rot2.publicKey, T0)
+      const p3 = yield* proofs.generateProProof({
+        version: 0, masterPkey: user.masterPkey, rotatingPkey: rot2.publicKey, masterSig: user.master.sign(h3), rotatingSig: rot2.sign(h3), unixTsMs: T0
+      })
+      expect(p3.expiryUnixTsMs).toBe(D + 30 * DAY_MS)
+      expect(hex(p3.rotatingPkey)).toBe(hex(rot2.publicKey))
+      expect(hex(p3.genIndexHash)).toBe(hex(p1.genIndexHash))
+      expect(Ed25519.verify(p3.sig, proofHash(0, p3.genIndexHash, p3.rotatingPkey, p3.expiryUnixTsMs), (yield* Payments).backendPublicKey)).toBe(true)
+      // T3.4
+      const T2 = T0
+      const P2 = { provider: 1 as const, googlePaymentToken: randomHex(), googleOrderId: `DEV.${randomHex()}` }
+      yield* payments.addUnredeemed({
+        tx: P2, plan: 1, unredeemedUnixTsMs: T2, expiryUnixTsMs: T2 + 30 * DAY_MS, platformRefundExpiryUnixTsMs: 0,
+        googleObfuscatedAccountId: user.accountId
+      })
+      const p4 = yield* proofs.addProPayment(user.add(P2))
+      expect(p4.expiryUnixTsMs).toBe(D + 30 * DAY_MS)
+      expect(hex(p4.genIndexHash)).not.toBe(hex(p1.genIndexHash))
+      // T3.5
+      expect(yield* revs.list(0)).toEqual({ ticket: 0, items: [] })
+      expect((yield* inspect.users())[0]!.gen_index).toBe(1)
+      // T3.6
+      yield* payments.revokeChain({ provider: 1, chainId: P2.googlePaymentToken, revokedAtMs: T2 })
+      const l6 = yield* revs.list(0)
+      expect(l6).toEqual({
+        ticket: 1,
+        items: [{ gen_index_hash: hex(p4.genIndexHash), expiry_unix_ts_ms: D + 90 * DAY_MS, effective_unix_ts_ms: T2 + DAY_MS }]
+      })
+      expect(yield* inspect.revocations()).toEqual([{ gen_index: 1, creation_unix_ts_ms: T2, expiry_unix_ts_ms: D + 90 * DAY_MS }])
+      expect((yield* inspect.users())[0]!.gen_index).toBe(2)
+      expect((yield* inspect.payments())[1]).toMatchObject({ status: 4, revoked_unix_ts_ms: T2, auto_renewing: false })
+      // T3.7
+      expect((yield* revs.list(1)).items).toEqual([])
+      // T3.8
+      const d8 = yield* (yield* ProDetails).get(user.details(T0, 10000))
+      expect(d8).toMatchObject({ status: 1, auto_renewing: true, expiry_unix_ts_ms: D + 90 * DAY_MS, grace_period_duration_ms: 0, payments_total: 2 })
+      expect(d8.items.map((i) => [i.status, i.revoked_unix_ts_ms, i.auto_renewing, i.redeemed_unix_ts_ms, i.expiry_unix_ts_ms])).toEqual([
+        [4, T2, false, D, T2 + 30 * DAY_MS],
+        [2, 0, true, D, D + 90 * DAY_MS]
+      ])
+      expect(Object.keys(d8.items[0]!).sort()).toEqual([
+        "auto_renewing", "expiry_unix_ts_ms", "google_order_id", "google_payment_token", "grace_period_duration_ms", "payment_provider",
+        "plan", "platform_refund_expiry_unix_ts_ms", "redeemed_unix_ts_ms", "refund_requested_unix_ts_ms", "revoked_unix_ts_ms", "status",
+        "unredeemed_unix_ts_ms"
+      ])
+      // T3.11
+      expect(yield* (yield* ProDetails).get(user.details(T0, 0))).toMatchObject({ status: 1, payments_total: 2, items: [] })
+      // T3.12
+      yield* payments.updateRenewalInfo(P1, { gracePeriodDurationMs: 10_000, autoRenewing: true })
+      const deadline = D + 90 * DAY_MS + 10_000
+      expect((yield* inspect.users())[0]!.expiry_unix_ts_ms).toBe(deadline)
+      const p12 = yield* proofs.generateProProof(user.generate(deadline))
+      expect(p12.expiryUnixTsMs).toBe(deadline)
+      expect(((yield* Effect.flip(proofs.generateProProof(user.generate(deadline + 1)))) as RequestRejected).errors[0]).toMatch(/entitlement expired at/)
+      // T3.13
+      yield* payments.revokeChain({ provider: 1, chainId: P1.googlePaymentToken, revokedAtMs: T0 })
+      const e13 = (yield* Effect.flip(proofs.generateProProof(user.generate(T0)))) as RequestRejected
+      expect(e13).toMatchObject({ status: 1, errors: [`User ${hex(user.masterPkey)} payment has been revoked`] })
+      expect((yield* inspect.runtime()).revocation_ticket).toBe(2)
+      expect((yield* inspect.users())[0]).toMatchObject({ gen_index: 2, expiry_unix_ts_ms: T2 })
+      // Reference: expiry = T2 (FLAG-1). Ours: the proofs issued under gen 2 run to `deadline`, so does the revocation.
+      expect((yield* inspect.revocations())[1]).toEqual({ gen_index: 2, creation_unix_ts_ms: T0, expiry_unix_ts_ms: deadline })
+      // T3.14
+      const id = randomHex(16)
+      yield* payments.addUnredeemed({
+        tx: { provider: 2, appleOriginalTxId: id, appleTxId: id, appleWebLineOrderTxId: id }, plan: 1,
+        unredeemedUnixTsMs: deadline + 1, expiryUnixTsMs: deadline + 1 + 30 * DAY_MS, platformRefundExpiryUnixTsMs: 0, appleAppAccountToken: ""
+      })
+      const p14 = yield* proofs.addProPayment(user.add({ provider: 2, appleTxId: id }))
+      expect(p14.expiryUnixTsMs).toBe(ceilDay(T0 + 30 * DAY_MS))
+      expect((yield* inspect.users())[0]!.gen_index).toBe(3)
+      expect(yield* payments.setRefundRequested(user.refund(T0, T0, id))).toEqual({ updated: true })
     }).pipe(Effect.provide(Backend.layerSqlite(":memory:"))))
 })
