@@ -26,6 +26,7 @@ import { webhookBody, WebhookSink } from "../src/Observability/Webhooks.js"
 
 const DAY = 86_400_000
 const T0 = Date.UTC(2026, 0, 1, 23, 0, 0) // Thursday 2026-01-01 23:00 UTC
+const JAN1 = Date.UTC(2026, 0, 1) // the boundary before T0: swept at start-up (catch-up)
 
 const summary = (over: Partial<SweepSummary> = {}): SweepSummary => ({
   alreadyDone: false,
@@ -37,12 +38,19 @@ const summary = (over: Partial<SweepSummary> = {}): SweepSummary => ({
   ...over
 })
 
-/** Stubbed core + a webhook sink that records what is pushed. */
-const harness = (sweep: (ts: number, n: number) => Effect.Effect<SweepSummary, unknown>) =>
+/**
+ * Stubbed core + a webhook sink that records what is pushed. The start-up catch-up for JAN1 finds
+ * it already done (the deployment was up that midnight) unless `catchUp` says otherwise.
+ */
+const harness = (
+  sweepNext: (ts: number, n: number) => Effect.Effect<SweepSummary, unknown>,
+  catchUp: Effect.Effect<SweepSummary, unknown> = Effect.succeed(summary({ alreadyDone: true }))
+) =>
   Effect.gen(function*() {
     const calls = yield* Ref.make<Array<number>>([])
     const pushed = yield* Ref.make<Array<string>>([])
     const reports = yield* Ref.make<Array<string>>([])
+    const sweep = (ts: number, n: number) => (ts === JAN1 ? catchUp : sweepNext(ts, n))
     const maintenance = Layer.succeed(Maintenance, {
       sweep: (ts) =>
         Ref.updateAndGet(calls, (c) => [...c, ts]).pipe(Effect.flatMap((c) => sweep(ts, c.filter((x) => x === ts).length))),
@@ -90,17 +98,33 @@ describe("ExpirySweepWorker", () => {
       yield* TestClock.adjust("59 minutes")
       yield* TestClock.adjust("59 seconds")
       yield* TestClock.adjust("999 millis")
-      expect(yield* Ref.get(h.calls)).toEqual([])
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1]) // only the start-up catch-up (already done)
       yield* TestClock.adjust("1 millis")
-      expect(yield* Ref.get(h.calls)).toEqual([Date.UTC(2026, 0, 2)])
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1, Date.UTC(2026, 0, 2)])
       yield* TestClock.adjust("23 hours")
-      expect(yield* Ref.get(h.calls)).toEqual([Date.UTC(2026, 0, 2)])
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1, Date.UTC(2026, 0, 2)])
       const pushed = yield* Ref.get(h.pushed)
       expect(pushed).toContain("Daily pruning for 2026-01-01 completed on 01-02. Expired payments/revocations/users/apple notifs=3/2/1/4")
       // webhooks configured -> the daily report follows (2026-01-02 is a Friday, not the 1st)
       expect(yield* Ref.get(h.reports)).toEqual(["daily:7"])
       yield* TestClock.adjust("1 hours")
-      expect(yield* Ref.get(h.calls)).toEqual([Date.UTC(2026, 0, 2), Date.UTC(2026, 0, 3)])
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1, Date.UTC(2026, 0, 2), Date.UTC(2026, 0, 3)])
+    }))
+
+  it.scoped("a boundary missed while the deployment was down is swept at start-up, then the next one at midnight", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(T0)
+      const h = yield* harness(() => Effect.succeed(summary()), Effect.succeed(summary({ payments: 9 })))
+      yield* Layer.build(h.layer)
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1])
+      expect(yield* Ref.get(h.pushed)).toContain(
+        "Daily pruning for 2025-12-31 completed on 01-01. Expired payments/revocations/users/apple notifs=9/2/1/4"
+      )
+      // 2026-01-01 is the 1st (and a Thursday): daily + monthly reports follow the catch-up
+      expect(yield* Ref.get(h.reports)).toEqual(["daily:7", "monthly:3"])
+      yield* TestClock.adjust("1 hours")
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1, Date.UTC(2026, 0, 2)])
     }))
 
   it.scoped("alreadyDone (another process swept): no summary, no reports", () =>
@@ -109,7 +133,7 @@ describe("ExpirySweepWorker", () => {
       const h = yield* harness(() => Effect.succeed(summary({ alreadyDone: true })))
       yield* Layer.build(h.layer)
       yield* TestClock.adjust("1 hours")
-      expect(yield* Ref.get(h.calls)).toEqual([Date.UTC(2026, 0, 2)])
+      expect(yield* Ref.get(h.calls)).toEqual([JAN1, Date.UTC(2026, 0, 2)])
       expect(yield* Ref.get(h.pushed)).toEqual([])
       expect(yield* Ref.get(h.reports)).toEqual([])
     }))
@@ -145,7 +169,7 @@ describe("ExpirySweepWorker", () => {
       yield* Layer.build(h.layer)
       yield* TestClock.adjust("1 hours")
       yield* TestClock.adjust("10 seconds")
-      expect((yield* Ref.get(h.calls)).length).toBe(3)
+      expect((yield* Ref.get(h.calls)).filter((t) => t !== JAN1).length).toBe(3)
       expect((yield* Ref.get(h.pushed)).filter((p) => p.startsWith("Daily pruning")).length).toBe(1)
     }))
 })

@@ -2,7 +2,7 @@
  * The daily expiry sweep (domain.md §7 step 3.1, §6.11).
  *
  * Sleeps on Effect's Clock until the next UTC midnight (so TestClock drives it), then runs the
- * core sweep for that boundary. The core's guard is atomic (`UPDATE runtime SET last_expire=…
+ * core sweep for that boundary (and once at start-up for the latest boundary, in case it was missed). The core's guard is atomic (`UPDATE runtime SET last_expire=…
  * WHERE last_expire < …`), so however many processes or hosts run this, one of them does the work
  * and the others get `alreadyDone` (D4g). A failing attempt is retried with back-off; a day that
  * still fails is logged and the loop carries on to the next day (FLAG-11 fixed).
@@ -86,8 +86,25 @@ export const runDay = (boundaryMs: number) =>
     return outcome
   })
 
+const guarded = (boundaryMs: number) =>
+  // A defect anywhere in the day must not end the loop.
+  runDay(boundaryMs).pipe(
+    Effect.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("expiry sweep iteration crashed", cause)
+    )
+  )
+
 export const loop = Effect.gen(function*() {
+  // Catch-up: the most recent boundary at or before start-up. If the deployment was down at that
+  // midnight (a restart across it), its sweep runs now instead of a day late; otherwise the atomic
+  // guard answers "already done" and nothing happens. (The reference only waits for the next one.)
+  const start = yield* Clock.currentTimeMillis
+  const previous = Math.floor(start / DAY_MS) * DAY_MS
   let lastRun: number | undefined
+  if (previous > 0) {
+    yield* guarded(previous)
+    lastRun = previous
+  }
   while (true) {
     const now = yield* Clock.currentTimeMillis
     const next = nextBoundary(now, lastRun)
@@ -95,12 +112,7 @@ export const loop = Effect.gen(function*() {
       yield* Effect.logDebug(`Sleeping for ${Duration.format(Duration.millis(next - now))} until ${new Date(next).toISOString()}`)
       yield* Effect.sleep(Duration.millis(next - now))
     }
-    // A defect anywhere in the day must not end the loop.
-    yield* runDay(next).pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("expiry sweep iteration crashed", cause)
-      )
-    )
+    yield* guarded(next)
     lastRun = next
   }
 }).pipe(Effect.annotateLogs("logger", "PRO"))
