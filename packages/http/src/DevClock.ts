@@ -25,6 +25,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import NodeCluster from "node:cluster"
 import * as Pages from "./Routes/Pages.js"
 
 export const PATH = "/dev/clock"
@@ -213,6 +214,10 @@ export const serve: Effect.Effect<HttpServerResponse.HttpServerResponse, never, 
     }
     const decoded = decodeRequest(json)
     if (Either.isLeft(decoded)) return respond(Pages.failure(2, [decoded.left]))
+    // Each worker process has its own clock: moving one would split the deployment's time.
+    if (NodeCluster.isWorker && Object.keys(decoded.right).length > 0) {
+      return respond(Pages.failure(2, ["The fake clock can only be moved when the server runs with workers = 1"]))
+    }
     return respond(Pages.success(yield* apply(service.value, decoded.right)))
   })
   .pipe(
