@@ -247,12 +247,27 @@ sandbox_env = true
       if (body.role === "worker 1 of 2") expect(Object.keys(body.workers).sort()).toEqual(["backup", "expiry-sweep"])
     }
     expect(roles).toEqual(new Set(["worker 1 of 2", "worker 2 of 2"]))
+    // worker 1 (the background one) dies: the primary starts it again with the same role
+    let pid1: number | undefined
+    for (let i = 0; i < 20 && pid1 === undefined; i++) {
+      const body = JSON.parse((await http(s.port, "/healthz")).text)
+      if (body.role === "worker 1 of 2") pid1 = body.pid
+    }
+    process.kill(pid1!, "SIGKILL")
+    await s.waitFor(/Worker 1 exited \(code null, signal SIGKILL\); starting it again/)
+    await s.waitFor(/Listening on http:\/\/127\.0\.0\.1:\d+ \(worker 1 of 2\)/, 2)
+    let back = false
+    for (let i = 0; i < 20 && !back; i++) {
+      const body = JSON.parse((await http(s.port, "/healthz")).text)
+      back = body.role === "worker 1 of 2" && body.pid !== pid1 && body.workers["expiry-sweep"]?.alive === true
+    }
+    expect(back).toBe(true)
     // /metrics aggregates both processes through the primary
     const m = await http(s.port, "/metrics")
     expect(m.status).toBe(200)
     expect(m.text).toMatch(/session_pro_http_requests_total\{route="\/healthz",method="GET",status="200"\} \d+/)
     expect(await s.stop("SIGTERM")).toBe(0)
-    expect(s.output().match(/Shutting down: draining/g)?.length).toBe(2)
+    expect(s.output().match(/Shutting down: draining/g)?.length).toBe(2) // the killed worker never drained
   })
 
   it("two servers on one SQLite file run the day's sweep once (D4g)", { timeout: 240_000 }, async () => {

@@ -36,6 +36,7 @@ export const health = (options: HealthOptions) =>
       body: {
         status: ok ? "ok" : "unavailable",
         role: options.role,
+        pid: process.pid,
         database: db.ok ? "ok" : `unreachable: ${db.error}`,
         workers: Object.fromEntries(
           Object.entries(snap).map(([name, s]) => [name, {

@@ -10,7 +10,7 @@
  * `/metrics` in a worker asks the primary for the aggregate of all processes over IPC.
  */
 import cluster, { type Worker } from "node:cluster"
-import { Deferred, Duration, Effect, Layer } from "effect"
+import { Deferred, Duration, Effect, Layer, Runtime } from "effect"
 import * as Prom from "prom-client"
 import { registry, syncEffectMetrics } from "../Observability/Metrics.js"
 
@@ -40,6 +40,8 @@ export const primaryLayer = (count: number) =>
   Layer.scopedDiscard(
     Effect.gen(function*() {
       const aggregator = new Prom.AggregatorRegistry()
+      // Node callbacks log through this layer's runtime, so they get the configured logger.
+      const runFork = Runtime.runFork(yield* Effect.runtime<never>())
       let stopping = false
       const live = new Map<number, Worker>()
       const allExited = yield* Deferred.make<void>()
@@ -56,7 +58,7 @@ export const primaryLayer = (count: number) =>
             if (live.size === 0) Deferred.unsafeDone(allExited, Effect.void)
             return
           }
-          Effect.runFork(
+          runFork(
             Effect.logError(`Worker ${id} exited (code ${code}, signal ${signal}); starting it again`).pipe(
               Effect.annotateLogs("logger", "PRO")
             )
