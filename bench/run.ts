@@ -77,6 +77,15 @@ const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString
 const r2 = (x: number) => Math.round(x * 100) / 100
 const r3 = (x: number) => Math.round(x * 1000) / 1000
 
+interface Baseline {
+  readonly users: number
+  readonly connections: number
+  readonly rps: number
+  readonly p99: number
+  readonly cpuMsPerRequest: number
+  readonly failed: number
+}
+
 interface CaseRecord extends CaseResult {
   readonly users: number
   readonly route: RouteName
@@ -85,7 +94,8 @@ interface CaseRecord extends CaseResult {
   readonly serverCpuMs: number
   readonly cpuMsPerRequest: number
   readonly floorMs: number
-  readonly ratio: number
+  /** CPU / floor; null when the route has no crypto floor (plain /get_pro_revocations). */
+  readonly ratio: number | null
 }
 
 const main = async () => {
@@ -97,6 +107,7 @@ const main = async () => {
   const cases: Array<CaseRecord> = []
   const rssByUsers: Array<{ users: number; peakMiB: number; currentMiB: number }> = []
   const floorsByUsers: Record<string, ReturnType<typeof routeFloors>> = {}
+  const baselines: Array<Baseline> = []
   // Distinct (master, rotating) pairs that redeem the unredeemed pool through /add_pro_payment.
   const addKeys = Array.from({ length: 256 }, (_, i) => ({ master: keyOf(`bench-add-master-${i}`), rotating: keyOf(`bench-add-rotating-${i}`) }))
   const casesPerAdd = config.connections.length * config.modes.length
@@ -188,14 +199,33 @@ const main = async () => {
               serverCpuMs,
               cpuMsPerRequest,
               floorMs,
-              ratio: cpuMsPerRequest / floorMs
+              ratio: floorMs > 0 ? cpuMsPerRequest / floorMs : null
             }
             cases.push(rec)
             log(`N=${users} ${route} ${mode} c=${connections}: ${Math.round(res.rps)} req/s, p99 ${res.p99} ms, ` +
-              `${r3(cpuMsPerRequest)} CPU ms/req (floor ${r3(floorMs)}, ×${r2(rec.ratio)}), failed ${res.failed}, transport errors ${res.transportErrors}` +
+              `${r3(cpuMsPerRequest)} CPU ms/req (floor ${r3(floorMs)}, ×${rec.ratio === null ? "—" : r2(rec.ratio)}), failed ${res.failed}, transport errors ${res.transportErrors}` +
               (res.firstFailure ? `\n    first failure: ${res.firstFailure}` : ""))
           }
         }
+      }
+      // Baseline: GET /healthz (one SELECT 1, no crypto) = the HTTP + Effect stack cost per request
+      // on this machine right now, to read the route rows against.
+      for (const connections of config.connections) {
+        const cpu0 = server.cpuMs()
+        const res = await runCase<undefined>({
+          url: server.url,
+          path: "/healthz",
+          method: "GET",
+          seconds: Math.min(config.seconds, 3),
+          connections,
+          contentType: "",
+          next: () => ({ body: "" }),
+          check: (status) => status === 200,
+          describe: (status, body) => `${status}: ${body.toString("utf8").slice(0, 200)}`
+        })
+        const serverCpuMs = server.cpuMs() - cpu0
+        baselines.push({ users, connections, rps: res.rps, p99: res.p99, cpuMsPerRequest: serverCpuMs / res.requests, failed: res.failed + res.transportErrors })
+        log(`N=${users} GET /healthz baseline c=${connections}: ${Math.round(res.rps)} req/s, p99 ${res.p99} ms, ${r3(serverCpuMs / res.requests)} CPU ms/req`)
       }
       const rss = server.rss()
       rssByUsers.push({ users, ...rss })
@@ -223,14 +253,14 @@ const main = async () => {
     cpuModel: NodeOs.cpus()[0]?.model ?? "unknown",
     config: { ...config, addPool }
   }
-  const json = { meta, cryptoOpsMs: ops, floors: floorsByUsers, cases, rss: rssByUsers, sweeps }
+  const json = { meta, cryptoOpsMs: ops, floors: floorsByUsers, cases, baselines, rss: rssByUsers, sweeps }
   const md = markdown(json)
   const base = NodePath.join(RESULTS, `${commit}${quick ? "-quick" : ""}`)
   NodeFs.writeFileSync(`${base}.json`, JSON.stringify(json, null, 2) + "\n")
   NodeFs.writeFileSync(`${base}.md`, md)
   process.stdout.write(md)
   log(`wrote ${NodePath.relative(ROOT, base)}.{json,md}`)
-  const failures = cases.reduce((n, c) => n + c.failed + c.transportErrors, 0)
+  const failures = cases.reduce((n, c) => n + c.failed + c.transportErrors, 0) + baselines.reduce((n, b) => n + b.failed, 0)
   if (failures > 0) {
     log(`${failures} failed requests`)
     process.exitCode = 1
@@ -241,6 +271,7 @@ const markdown = (j: {
   meta: { commit: string; dirty: boolean; date: string; node: string; cpus: number; cpuModel: string; config: typeof config & { addPool: number } }
   cryptoOpsMs: ReturnType<typeof measureOps>
   cases: ReadonlyArray<CaseRecord>
+  baselines: ReadonlyArray<Baseline>
   rss: ReadonlyArray<{ users: number; peakMiB: number }>
   sweeps: ReadonlyArray<SweepTiming>
   floors: Record<string, ReturnType<typeof routeFloors>>
@@ -257,10 +288,16 @@ const markdown = (j: {
   L.push("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for (const c of j.cases) {
     L.push(`| ${c.users} | ${c.route} | ${c.mode} | ${c.connections} | ${Math.round(c.rps)} | ${c.p50} | ${c.p90} | ${c.p99} | ` +
-      `${c.failed + c.transportErrors} | ${r3(c.cpuMsPerRequest)} | ${r3(c.floorMs)} | ${r2(c.ratio)} |`)
+      `${c.failed + c.transportErrors} | ${r3(c.cpuMsPerRequest)} | ${r3(c.floorMs)} | ${c.ratio === null ? "—" : r2(c.ratio)} |`)
   }
   L.push("", "Floors: " + Object.entries(Object.values(j.floors)[0] ?? {}).map(([r, f]) => `${r} = ${f.formula}`).join("; ") +
     "; onion adds X25519 + BLAKE2b + AEAD open/seal.", "")
+  if (j.baselines.length > 0) {
+    L.push("Baseline `GET /healthz` (HTTP + Effect stack + `SELECT 1`, no crypto) on the same server, same machine state:", "")
+    L.push("| users | conns | req/s | p99 ms | CPU ms/req |", "|---:|---:|---:|---:|---:|")
+    for (const b of j.baselines) L.push(`| ${b.users} | ${b.connections} | ${Math.round(b.rps)} | ${b.p99} | ${r3(b.cpuMsPerRequest)} |`)
+    L.push("")
+  }
   if (j.rss.length > 0) {
     L.push("| users | server peak RSS (MiB) |", "|---:|---:|")
     for (const r of j.rss) L.push(`| ${r.users} | ${r2(r.peakMiB)} |`)

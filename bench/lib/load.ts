@@ -34,6 +34,8 @@ export interface NextRequest<S> {
 export interface CaseOptions<S> {
   readonly url: string
   readonly path: string
+  /** Default POST. */
+  readonly method?: "GET" | "POST"
   readonly seconds: number
   readonly connections: number
   readonly contentType: string
@@ -60,13 +62,15 @@ export const runCase = async <S>(o: CaseOptions<S>): Promise<CaseResult> => {
   let ok = 0
   let failed = 0
   let firstFailure: string | undefined
+  const method = o.method ?? "POST"
   const request: AutocannonRequest = {
-    method: "POST",
+    method,
     path: o.path,
     setupRequest: (req, context) => {
+      if (method === "GET") return { ...req, method, path: o.path }
       const n = o.next()
       context.session = n.session
-      return { ...req, method: "POST", path: o.path, body: n.body, headers: { "content-type": o.contentType } }
+      return { ...req, method, path: o.path, body: n.body, headers: { "content-type": o.contentType } }
     },
     onResponse: (status, body, context) => {
       const b = Buffer.from(body, "latin1")

@@ -45,5 +45,7 @@ await cpu("parse", (i) => parseGenerateProProof(bodies[i]!, ctx))
 await cpu("runPromise(Effect.void)", () => runtime.runPromise(Effect.void))
 await cpu("core generateProProof", (i) => runtime.runPromise(proofs.generateProProof(parsed[i]!)))
 await cpu("dispatch", (i) => runtime.runPromise(dispatch({ method: "POST", path: "/generate_pro_proof", headers: {}, body: bodies[i]! })))
+await cpu("dispatch, tracer disabled", (i) =>
+  runtime.runPromise(Effect.withTracerEnabled(dispatch({ method: "POST", path: "/generate_pro_proof", headers: {}, body: bodies[i]! }), false)))
 await runtime.dispose()
 removeDb(file)
