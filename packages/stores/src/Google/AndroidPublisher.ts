@@ -11,7 +11,6 @@
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Cache, Config, Context, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
-import { GoogleAuth } from "google-auth-library"
 import { parseGoogleDurationMs } from "./Durations.js"
 import { MonetizationSubscription, SubscriptionPurchaseV2 } from "./Schemas.js"
 
@@ -77,9 +76,13 @@ export const make = (options: AndroidPublisherOptions): Effect.Effect<AndroidPub
     const root = (options.apiRoot ?? DEFAULT_API_ROOT).replace(/\/+$/, "")
     const app = `${root}/androidpublisher/v3/applications/${enc(options.packageName)}`
     const timeout = Duration.decode(options.requestTimeout ?? "30 seconds")
+    // google-auth-library is loaded only when a service-account file is configured (it is heavy).
     const auth = options.authClient ??
       (options.credentialsPath
-        ? new GoogleAuth({ keyFile: options.credentialsPath, scopes: [ANDROID_PUBLISHER_SCOPE] })
+        ? new (yield* Effect.promise(() => import("google-auth-library"))).GoogleAuth({
+          keyFile: options.credentialsPath,
+          scopes: [ANDROID_PUBLISHER_SCOPE]
+        })
         : undefined)
     const http = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
 

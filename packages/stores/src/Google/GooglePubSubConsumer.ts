@@ -14,7 +14,7 @@
  * The default lease is process-local; a multi-process server provides one backed by its database
  * (e.g. a PostgreSQL advisory lock) or its process manager.
  */
-import { PubSub, type Message } from "@google-cloud/pubsub"
+import type { Message } from "@google-cloud/pubsub"
 import { SqlClient } from "@effect/sql"
 import {
   Cause,
@@ -212,6 +212,8 @@ export const make = (options: GooglePubSubConsumerOptions) =>
 
     const session = Effect.gen(function*() {
       yield* bump("sessions")
+      // Loaded on first use: the client library is heavy and most processes never consume.
+      const { PubSub } = yield* Effect.promise(() => import("@google-cloud/pubsub"))
       const client = yield* Effect.acquireRelease(
         Effect.sync(() =>
           new PubSub({
