@@ -19,9 +19,11 @@ import {
   Proofs,
   type RequestRejected,
   Revocations,
+  SqliteDriver,
   UserErrors
 } from "@session-pro/core"
-import { Effect, Layer, Option, TestClock } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect, Layer, ManagedRuntime, Option, TestClock } from "effect"
 import { dropPgSchemas, engines } from "./engines.js"
 import { account, ceilDay } from "./helpers.js"
 
@@ -485,5 +487,18 @@ describe("openBackend (Promise facade)", () => {
     expect((await b.revocations.list(0)).ticket).toBe(0)
     expect((await b.inspect.payments()).length).toBe(1)
     await b.close()
+  })
+
+  it("over a host-provided SqlClient", async () => {
+    const host = ManagedRuntime.make(SqliteDriver.layer({ filename: ":memory:" }))
+    const sqlClient = await host.runPromise(SqlClient.SqlClient)
+    const b = await openBackend({ sqlClient, dialect: "sqlite" }, {}, { salt: new Uint8Array(16).fill(1) })
+    expect((await b.inspect.runtime()).gen_index_salt).toEqual(new Uint8Array(16).fill(1))
+    expect(await b.userErrors.add({ provider: 1, paymentId: "x", unixTsMs: 1 })).toBe(true)
+    expect(await b.userErrors.list()).toEqual([{ payment_id: "x", payment_provider: 1, unix_ts_ms: 1 }])
+    await b.close()
+    // The host still owns (and can use) its connection.
+    expect((await host.runPromise(Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT COUNT(*) AS n FROM user_errors`)))[0]).toEqual({ n: 1 })
+    await host.dispose()
   })
 })
