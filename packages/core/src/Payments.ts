@@ -5,7 +5,7 @@ import * as Ed25519 from "./Crypto/Ed25519.js"
 import { setPaymentRefundRequestedHash } from "./Crypto/Hashes.js"
 import { AUTO_REDEEM_GOOGLE_HOLD_WINDOW_MS, DAY_MS } from "./Domain/Constants.js"
 import { PaymentProvider, PaymentStatus, ProPlan } from "./Domain/Enums.js"
-import { PaymentError, RequestRejected } from "./Domain/Errors.js"
+import { encodeOrReject, PaymentError, RequestRejected } from "./Domain/Errors.js"
 import { maybeObfuscate } from "./Domain/Obfuscate.js"
 import { BackendSettings } from "./Domain/Settings.js"
 import { redeemedTimestamp, roundNextDayWithPlatformTesting } from "./Domain/Time.js"
@@ -343,10 +343,12 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
         if (req.paymentTx.provider !== 2) {
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Bad payment provider given"] }))
         }
-        const hash = setPaymentRefundRequestedHash(req.version ?? 0, req.masterPkey, req.unixTsMs, refund, {
-          provider: 2,
-          appleTxId: req.paymentTx.appleTxId
-        })
+        const hash = yield* encodeOrReject(() =>
+          setPaymentRefundRequestedHash(req.version ?? 0, req.masterPkey, req.unixTsMs, refund, {
+            provider: 2,
+            appleTxId: req.paymentTx.appleTxId
+          })
+        )
         if (!Ed25519.verify(req.masterSig, hash, req.masterPkey)) {
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Signature failed to be verified"] }))
         }

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import * as Ed25519 from "./Crypto/Ed25519.js"
 import { getProDetailsHash } from "./Crypto/Hashes.js"
 import { PaymentProvider, UserProStatus } from "./Domain/Enums.js"
-import { RequestRejected } from "./Domain/Errors.js"
+import { encodeOrReject, RequestRejected } from "./Domain/Errors.js"
 import { Revocations } from "./Revocations.js"
 import { blob, Database, num, storage } from "./Storage/Database.js"
 import { decodePayment, decodeUser, PAYMENT_COLUMNS, type PaymentRow, USER_COLUMNS } from "./Storage/Rows.js"
@@ -96,7 +96,7 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
         if (count < 0n || count > 0xffffffffn) {
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: [`Count was out of range: ${count}`] }))
         }
-        const hash = getProDetailsHash(req.version ?? 0, req.masterPkey, req.unixTsMs, Number(count))
+        const hash = yield* encodeOrReject(() => getProDetailsHash(req.version ?? 0, req.masterPkey, req.unixTsMs, Number(count)))
         if (!Ed25519.verify(req.masterSig, hash, req.masterPkey)) {
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Signature failed to be verified"] }))
         }

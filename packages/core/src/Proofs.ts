@@ -5,7 +5,7 @@ import * as Ed25519 from "./Crypto/Ed25519.js"
 import { accountIdForMaster, addProPaymentHash, generateProProofHash } from "./Crypto/Hashes.js"
 import { DEV_AUTO_RENEWING_GRACE_MS, DEV_DEFAULT_DURATION_MS, MONTH_MS } from "./Domain/Constants.js"
 import { ProPlan } from "./Domain/Enums.js"
-import { RequestRejected } from "./Domain/Errors.js"
+import { encodeOrReject, RequestRejected } from "./Domain/Errors.js"
 import { maybeObfuscate } from "./Domain/Obfuscate.js"
 import { BackendSettings } from "./Domain/Settings.js"
 import { readableTimestamp, redeemedTimestamp, roundUpDay } from "./Domain/Time.js"
@@ -128,7 +128,7 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
         const now = yield* Clock.currentTimeMillis
         const fake = yield* devRegister(req, now)
         const tx = req.paymentTx
-        const hash = addProPaymentHash(req.version, req.masterPkey, req.rotatingPkey, tx)
+        const hash = yield* encodeOrReject(() => addProPaymentHash(req.version, req.masterPkey, req.rotatingPkey, tx))
         yield* sharedChecks(hash, req, "adding payment")
         // A refusal fails inside the transaction, so nothing of it is committed.
         return yield* db.transaction(Effect.gen(function*() {
@@ -157,7 +157,7 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
     /** P§2.2 steps 3–6 (the ±70 s window is checked by the parser). Uses the client's timestamp. */
     const generateProProof = (req: GenerateProProofRequest) =>
       Effect.gen(function*() {
-        const hash = generateProProofHash(req.version, req.masterPkey, req.rotatingPkey, req.unixTsMs)
+        const hash = yield* encodeOrReject(() => generateProProofHash(req.version, req.masterPkey, req.rotatingPkey, req.unixTsMs))
         yield* sharedChecks(hash, req, "generating proof")
         const ts = Number(req.unixTsMs)
         const masterHex = hex(req.masterPkey) // the reference prints the raw key here (FLAG-15 kept: part of the wire text)

@@ -449,6 +449,23 @@ for (const engine of engines) {
   })
 }
 
+describe("D4b: inputs the reference crashes on are refused, never thrown", () => {
+  it.effect("short keys, out-of-range integers", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(T)
+      const u = account()
+      const short = u.masterPkey.subarray(0, 31) // what bytes.fromhex makes of a key with whitespace
+      expect(rejected(yield* Effect.flip((yield* ProDetails).get({ ...u.details(T, 1), masterPkey: short })))).toMatchObject({
+        status: 2,
+        errors: ["Signature failed to be verified"]
+      })
+      expect(rejected(yield* Effect.flip((yield* Proofs).generateProProof({ ...u.generate(T), unixTsMs: 2n ** 64n })))).toMatchObject({ status: 2 })
+      expect(rejected(yield* Effect.flip((yield* Proofs).addProPayment({ ...u.add(google("t", "o")), version: 256 })))).toMatchObject({ status: 2 })
+      expect(rejected(yield* Effect.flip((yield* Payments).setRefundRequested({ ...u.refund(T, 1, "a"), refundRequestedUnixTsMs: 2n ** 64n })))).toMatchObject({ status: 2 })
+      expect(rejected(yield* Effect.flip((yield* ProDetails).get({ ...u.details(T, 1), count: -1 })))).toMatchObject({ status: 2 })
+    }).pipe(Effect.provide(Backend.layerSqlite(":memory:"))))
+})
+
 describe("computeEntitlement (§5.9)", () => {
   const row = (o: Partial<Parameters<typeof computeEntitlement>[0][number]>) => ({
     expiry_unix_ts_ms: 0, grace_period_duration_ms: 0, auto_renewing: false, status: 2, refund_requested_unix_ts_ms: 0,

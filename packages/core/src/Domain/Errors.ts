@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 
 /** A client request refused: `status`/`errors` go straight into the wire envelope (protocol.md §1.3). */
 export class RequestRejected extends Schema.TaggedError<RequestRejected>()("RequestRejected", {
@@ -16,3 +16,10 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
+
+/** D4b: a value the wire format cannot encode (e.g. an integer out of u8/u32/u64 range) is a parse error, never a crash. */
+export const encodeOrReject = <A>(f: () => A): Effect.Effect<A, RequestRejected> =>
+  Effect.try({
+    try: f,
+    catch: (e) => new RequestRejected({ status: 2, errors: [`Value out of range for the signed message: ${e instanceof Error ? e.message : String(e)}`] })
+  })
