@@ -493,6 +493,38 @@ root_cert_ca_g2_path = certs/g2.cer\nroot_cert_ca_g3_path = certs/g3.cer\n${extr
     ])
   })
 
+  it("the remaining messages: URLs, host, old webhook keys, empty ids, interpolation", () => {
+    expect(
+      problems({
+        ini: `[base]
+db_url = mysql:/nope
+host =
+session_webhook_url = gopher://x
+session_webhook_name = ${"w".repeat(101)}
+set_user_errors = 1:=true
+log_path = %(missing)s
+`
+      })
+    ).toEqual([
+      "[base] log_path: %(missing)s refers to an option that does not exist",
+      '[base]: db_url "mysql:/nope" is not a sqlite:// or postgresql:// URL',
+      "no database configured: set [base] db_url (or db_path), or SESH_PRO_BACKEND_DB_URL",
+      "[base] host is empty",
+      '[base] session_webhook_url "gopher://x" is not an http(s) URL',
+      "[base] session_webhook_name is 101 characters; at most 100 are allowed",
+      '[base] set_user_errors: "1:=true" has an empty payment id'
+    ].filter((p) => !p.startsWith("no database")))
+    expect(problems({ ini: "[base]\ndb_url = sqlite://host/x.db\n" })).toEqual([
+      '[base]: db_url "sqlite://host/x.db" has a host part; use sqlite:///relative.db or sqlite:////absolute.db'
+    ])
+    expect(problems({ ini: "[base]\ndb_path = file://remote/x.db\ndb_path_is_uri = 1\n" })).toEqual([
+      '[base]: db_path "file://remote/x.db" names a remote host "remote"'
+    ])
+    expect(problems({ env: { SESH_PRO_BACKEND_DEV: "1", SESH_PRO_BACKEND_SET_GOOGLE_NOTIFICATION: "7" } })).toEqual([
+      'SESH_PRO_BACKEND_SET_GOOGLE_NOTIFICATION: "7" needs =handled or =delete'
+    ])
+  })
+
   it("ignored webhook sections after a gap are warned about", () => {
     const c = ok({ ini: "[base]\ndb_url = sqlite:///x.db\n[session_webhook.1]\nenabled=1\nurl=https://x\nname=n\n" })
     expect(c.webhooks).toEqual([])
