@@ -153,8 +153,27 @@ describe("AndroidPublisher client", () => {
     expect(calls[0]).toContain("/purchases/subscriptionsv2/tokens/")
   })
 
-  it("maps HTTP errors, bad bodies and unknown base plans to AndroidPublisherError", async () => {
+  it("retries transient read failures (5xx, 429) but not 4xx", async () => {
     const layer = AndroidPublisher.layer({ packageName: "network.loki.messenger", subscriptionProductId: PRODUCT, apiRoot: fake.apiRoot })
+    const token = randomToken()
+    fake.setSubscription(token, resource({ orderId: "GPA.retry", expiryMs: 1_760_000_300_000 }))
+    fake.failNext("purchases.subscriptionsv2.get", 1, 503)
+    fake.failNext("purchases.subscriptionsv2.get", 1, 429)
+    const get = (t: string) =>
+      Effect.runPromise(Effect.flatMap(AndroidPublisher.AndroidPublisher, (p) => Effect.either(p.getSubscriptionV2(t))).pipe(Effect.provide(layer)))
+    expect((await get(token))._tag).toBe("Right")
+    expect(fake.callsOf("purchases.subscriptionsv2.get").map((c) => c.status)).toEqual([503, 429, 200])
+    expect((await get("unknown"))._tag).toBe("Left")
+    expect(fake.callsOf("purchases.subscriptionsv2.get").map((c) => c.status)).toEqual([503, 429, 200, 404])
+  })
+
+  it("maps HTTP errors, bad bodies and unknown base plans to AndroidPublisherError", async () => {
+    const layer = AndroidPublisher.layer({
+      packageName: "network.loki.messenger",
+      subscriptionProductId: PRODUCT,
+      apiRoot: fake.apiRoot,
+      transientRetries: 0
+    })
     const token = randomToken()
     fake.setSubscription(token, { kind: "androidpublisher#somethingElse" })
     fake.setBasePlans(PRODUCT, { "session-pro-1-month": { gracePeriodDuration: "P2D" } })

@@ -73,7 +73,8 @@ export const randomToken = () => `tok.${nodeCrypto.randomBytes(12).toString("hex
 /** Backend on a fresh in-memory SQLite + Android Publisher (pointed at the fake) + the RTDN handler. */
 export const googleLayer = (fake: AndroidPublisherFake, settings: { platformTestingEnv?: boolean } = { platformTestingEnv: true }) => {
   const backend = Backend.layerSqlite(":memory:", settings)
-  const publisher = AndroidPublisher.layer({ packageName: PACKAGE, subscriptionProductId: PRODUCT, apiRoot: fake.apiRoot })
+  // No client-side retries: the tests count every injected failure at the handler / outbox level.
+  const publisher = AndroidPublisher.layer({ packageName: PACKAGE, subscriptionProductId: PRODUCT, apiRoot: fake.apiRoot, transientRetries: 0 })
   const rtdn = GooglePlayRtdn.layer({ packageName: PACKAGE }).pipe(Layer.provideMerge(publisher))
   return rtdn.pipe(Layer.provideMerge(backend))
 }

@@ -10,7 +10,7 @@
  * case credentials may be omitted and no Authorization header is sent.
  */
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Cache, Config, Context, Duration, Effect, Exit, Layer, Option, Schema } from "effect"
+import { Cache, Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Schema } from "effect"
 import { parseGoogleDurationMs } from "./Durations.js"
 import { MonetizationSubscription, SubscriptionPurchaseV2 } from "./Schemas.js"
 
@@ -39,6 +39,11 @@ export interface AndroidPublisherOptions {
   readonly apiRoot?: string | undefined
   /** How long a successful base-plan lookup is reused (default 1 hour; failures are never cached). */
   readonly basePlanCacheTtl?: Duration.DurationInput | undefined
+  /**
+   * Immediate retries of a read that failed transiently (transport error, 429, 5xx), with a short
+   * exponential back-off (default 2). Longer outages are the caller's back-off (redelivery, outbox).
+   */
+  readonly transientRetries?: number | undefined
   /** Per-request timeout (default 30 s). */
   readonly requestTimeout?: Duration.DurationInput | undefined
 }
@@ -123,7 +128,13 @@ export const make = (options: AndroidPublisherOptions): Effect.Effect<AndroidPub
             ),
           RequestError: (e) => Effect.fail(new AndroidPublisherError({ operation, message: e.message }))
         }),
-        Effect.scoped
+        Effect.scoped,
+        // Transport-level only (decoding failures are not retried).
+        Effect.retry({
+          schedule: Schedule.exponential("250 millis"),
+          times: options.transientRetries ?? 2,
+          while: (e) => e.status === undefined || e.status === 429 || e.status >= 500
+        })
       )
 
     const getJson = <A, I>(operation: string, url: string, schema: Schema.Schema<A, I>) =>
