@@ -281,6 +281,17 @@ sandbox_env = true
     const a = await start(env)
     const b = await start(env)
     await Promise.all([a.waitFor(/Listening on/), b.waitFor(/Listening on/)])
+    // the fake clock also drives the request handlers (the nonce window is centred on it)
+    const k = "ab".repeat(32)
+    const sig = "cd".repeat(64)
+    const r = await http(a.port, "/generate_pro_proof", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ version: 0, master_pkey: k, rotating_pkey: k, master_sig: sig, rotating_sig: sig, unix_ts_ms: 1000 })
+    })
+    const min = Number(/\(min (\d+)\)/.exec(r.text)?.[1])
+    expect(min).toBeGreaterThan(midnight - 30_000 - 70_000 - 1)
+    expect(min).toBeLessThan(midnight + 120_000)
     const day = (t: number) => new Date(t).toISOString().slice(0, 10)
     const atMidnight = new RegExp(`Daily pruning for ${day(midnight - DAY)} (completed|was already done)`)
     await Promise.all([a.waitFor(atMidnight, 1, 120_000), b.waitFor(atMidnight, 1, 120_000)])
