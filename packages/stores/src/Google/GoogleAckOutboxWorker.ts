@@ -8,7 +8,7 @@
  * logged, the row is rescheduled with exponential back-off (well inside Google's 3-day window), and
  * a user error is recorded so the client's `error_report` prompts support until it succeeds.
  */
-import { Database, GoogleAckOutbox, type GoogleAckEntry, PaymentProvider, UserErrors } from "@session-pro/core"
+import { BackendSettings, Database, GoogleAckOutbox, type GoogleAckEntry, maybeObfuscate, PaymentProvider, UserErrors } from "@session-pro/core"
 import { Clock, Config, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { AndroidPublisher } from "./AndroidPublisher.js"
 import { AcknowledgementState } from "./Schemas.js"
@@ -49,6 +49,8 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
     const outbox = yield* GoogleAckOutbox
     const db = yield* Database
     const userErrors = yield* UserErrors
+    const settings = yield* BackendSettings
+    const mask = (id: string) => maybeObfuscate(id, settings.unsafeLogging)
     const initial = Duration.decode(options.backoffInitial ?? "10 seconds")
     const max = Duration.decode(options.backoffMax ?? "1 hour")
     const userErrorAfter = Math.max(1, options.userErrorAfterAttempts ?? 1)
@@ -82,7 +84,7 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
             })
           )
           yield* Effect.logInfo(`Google purchase acknowledged${r.right === "already" ? " (already acknowledged)" : ""}`).pipe(
-            Effect.annotateLogs({ orderId: row.orderId })
+            Effect.annotateLogs({ orderId: mask(row.orderId) })
           )
           continue
         }
@@ -91,7 +93,7 @@ export const make = (options: GoogleAckOutboxWorkerOptions = {}) =>
         const delay = backoffAfter(attempts, initial, max)
         yield* Effect.logError(
           `Google acknowledgement failed (attempt ${attempts}, retry in ${Duration.format(delay)}): ${r.left.message}`
-        ).pipe(Effect.annotateLogs({ orderId: row.orderId }))
+        ).pipe(Effect.annotateLogs({ orderId: mask(row.orderId) }))
         yield* outbox.markFailed(row.id, {
           error: r.left.message,
           backoffMs: Duration.toMillis(delay),

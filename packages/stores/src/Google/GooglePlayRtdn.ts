@@ -16,6 +16,7 @@ import {
   GOOGLE_NOTIFICATION_RETENTION_MS,
   GOOGLE_REFUND_WINDOW_MS,
   GoogleNotificationHistory,
+  maybeObfuscate,
   PaymentProvider,
   Payments,
   PaymentStatus,
@@ -191,6 +192,8 @@ export const make = (options: GooglePlayRtdnOptions) =>
     const defaultGraceMs = settings.platformTestingEnv ? TESTING_GOOGLE_GRACE_PERIOD_MS : DEFAULT_GOOGLE_GRACE_PERIOD_MS
 
     const parse = (data: Uint8Array | string) => parseRtdn(data, options.packageName)
+    /** Identifiers in logs and outcome texts are masked unless `unsafeLogging` (domain.md §11.2). */
+    const mask = (id: string) => maybeObfuscate(id, settings.unsafeLogging)
 
     const apiError = (token: string) => (e: AndroidPublisherError) =>
       new RtdnHandlingError({ message: `${e.operation} failed: ${e.message}`, purchaseToken: token })
@@ -293,7 +296,7 @@ export const make = (options: GooglePlayRtdnOptions) =>
             if (state !== SubscriptionState.IN_GRACE_PERIOD) return yield* noop(`state ${state}`)
             const basePlan = yield* publisher.getBasePlan(item.offerDetails.basePlanId).pipe(Effect.mapError(apiError(token)))
             return payments.updateRenewalInfo(tx, { gracePeriodDurationMs: basePlan.gracePeriodMs }).pipe(
-              Effect.as({ action: `IN_GRACE_PERIOD: grace ${basePlan.gracePeriodMs} ms on ${orderId}` })
+              Effect.as({ action: `IN_GRACE_PERIOD: grace ${basePlan.gracePeriodMs} ms on ${mask(orderId)}` })
             )
           }
           case NotificationType.CANCELED: {
@@ -316,7 +319,7 @@ export const make = (options: GooglePlayRtdnOptions) =>
               const row = yield* payments.get(tx)
               if (Option.isNone(row)) {
                 return yield* Effect.fail(
-                  new RtdnHandlingError({ message: `${name}: no payment for order ${orderId}`, purchaseToken: token })
+                  new RtdnHandlingError({ message: `${name}: no payment for order ${mask(orderId)}`, purchaseToken: token })
                 )
               }
               // Only over-entitlement is revoked: a payment that lapses by the event's "day" self-expires.
@@ -345,7 +348,7 @@ export const make = (options: GooglePlayRtdnOptions) =>
           const target = rows.find((r) => r.google_order_id === v.orderId)
           if (target === undefined) {
             // Nothing booked for that order (e.g. voided before we ever saw it): nothing to take away.
-            return { action: `voided order ${v.orderId}: unknown, no-op` }
+            return { action: `voided order ${mask(v.orderId)}: unknown, no-op` }
           }
           const newest = rows.reduce((a, b) => (b.id > a.id ? b : a))
           const active = target.status === PaymentStatus.Unredeemed || target.status === PaymentStatus.Redeemed
@@ -355,11 +358,11 @@ export const make = (options: GooglePlayRtdnOptions) =>
               chainId: v.purchaseToken,
               revokedAtMs: n.eventTimeMs
             })
-            return { action: `voided order ${v.orderId}: ${r.revokedPayments} payments revoked` }
+            return { action: `voided order ${mask(v.orderId)}: ${r.revokedPayments} payments revoked` }
           }
           // An older period of the chain: a later paid period already covers its entitlement, and a
           // per-order revoke would not change the user's expiry.
-          return { action: `voided order ${v.orderId}: not the current period (status ${target.status}), no-op` }
+          return { action: `voided order ${mask(v.orderId)}: not the current period (status ${target.status}), no-op` }
         })
       )
 
@@ -455,6 +458,8 @@ export const make = (options: GooglePlayRtdnOptions) =>
               })
             )
           ),
+          // A defect (a bug, a driver crash) is a failed message too: recorded and retried, never acked.
+          Effect.catchAllDefect((d) => Effect.fail(new RtdnHandlingError({ message: `defect: ${String(d)}`, purchaseToken: token }))),
           Effect.mapError(toHandlingError(token)),
           Effect.either
         )
