@@ -99,6 +99,9 @@ interface CaseRecord extends CaseResult {
 }
 
 const main = async () => {
+  // The commit under test is the one checked out when the run starts (others may commit meanwhile).
+  const commit = git("rev-parse --short HEAD")
+  const dirty = git("status --porcelain --untracked-files=no") !== ""
   log(`config ${JSON.stringify(config)}`)
   const ops = measureOps()
   log(`crypto ops (ms): ${JSON.stringify(Object.fromEntries(Object.entries(ops).map(([k, v]) => [k, r3(v)])))}`)
@@ -243,10 +246,9 @@ const main = async () => {
     log(`sweep at ${payments} payments: ${r2(s.wallMs)} ms wall, ${r2(s.cpuMs)} ms CPU (seeded in ${r2(s.seedSeconds)} s): ${JSON.stringify(s.result)}`)
   }
 
-  const commit = git("rev-parse --short HEAD")
   const meta = {
     commit,
-    dirty: git("status --porcelain --untracked-files=no") !== "",
+    dirty,
     date: new Date().toISOString(),
     node: process.version,
     cpus: NodeOs.cpus().length,
@@ -290,7 +292,7 @@ const markdown = (j: {
     L.push(`| ${c.users} | ${c.route} | ${c.mode} | ${c.connections} | ${Math.round(c.rps)} | ${c.p50} | ${c.p90} | ${c.p99} | ` +
       `${c.failed + c.transportErrors} | ${r3(c.cpuMsPerRequest)} | ${r3(c.floorMs)} | ${c.ratio === null ? "—" : r2(c.ratio)} |`)
   }
-  L.push("", "Floors: " + Object.entries(Object.values(j.floors)[0] ?? {}).map(([r, f]) => `${r} = ${f.formula}`).join("; ") +
+  L.push("", "Floors (largest user count): " + Object.entries(Object.values(j.floors).at(-1) ?? {}).map(([r, f]) => `${r} = ${f.formula}`).join("; ") +
     "; onion adds X25519 + BLAKE2b + AEAD open/seal.", "")
   if (j.baselines.length > 0) {
     L.push("Baseline `GET /healthz` (HTTP + Effect stack + `SELECT 1`, no crypto) on the same server, same machine state:", "")
