@@ -47,6 +47,12 @@ export interface RouteRequest {
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string>>
   readonly body: Uint8Array
+  /**
+   * Set for inner requests of an onion request: there the reference's Flask sub-request hides a
+   * form-encoded body (vector `onion_form_content_type`), and we keep that. Plain HTTP requests are
+   * read whatever their Content-Type, so `curl -d '{…}'` (form-encoded by default) just works.
+   */
+  readonly formBodyHidden?: boolean
 }
 
 /** JSON routes refuse bodies above this (the reference has no limit; real requests are < 1 KiB). */
@@ -183,11 +189,12 @@ const dispatchWith = (
     if (method !== "POST") return Effect.succeed(Pages.methodNotAllowed())
     // A plain Uint8Array view even when handed a Buffer (noble's byte checks can reject Buffers).
     const raw = request.body
-    const body = effectiveBody(request.headers, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength))
+    const view = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength)
+    const body = request.formBodyHidden ? effectiveBody(request.headers, view) : view
     if (path === ONION_PATH) {
       // Inner requests are dispatched through this same table (any route, incl. this one).
       return OnionRequests.pipe(
-        Effect.flatMap((onion) => onion.handle(body, (inner) => dispatch(inner)))
+        Effect.flatMap((onion) => onion.handle(body, (inner) => dispatch({ ...inner, formBodyHidden: true })))
       )
     }
     if (body.length > MAX_JSON_BODY_BYTES) return Effect.succeed(bodyTooLarge())
