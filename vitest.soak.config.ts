@@ -1,13 +1,15 @@
-import { defineConfig, mergeConfig } from "vitest/config"
+import { defineConfig } from "vitest/config"
 import base from "./vitest.config.js"
 
-// `npm run soak`: the reliability suites with every run count multiplied (PRO_RELIABILITY_SCALE)
-// and longer crash/race loops; sized to finish in a few minutes on 2 cores.
-export default mergeConfig(base, defineConfig({
+// `npm run soak`: only the reliability suites, with every run count multiplied
+// (PRO_RELIABILITY_SCALE) and longer crash/race loops; sized for a few minutes on 2 cores.
+// (Not mergeConfig: that would concatenate `include` with the base's whole test set.)
+export default defineConfig({
+  resolve: base.resolve,
   test: {
-    include: ["packages/*/test/reliability/**/*.test.ts", "packages/*/test/reliability*.test.ts"],
-    env: { PRO_RELIABILITY_SCALE: "4" },
+    include: ["packages/*/test/reliability/**/*.test.ts"],
+    env: { PRO_RELIABILITY_SCALE: "3" },
     testTimeout: 600_000,
     hookTimeout: 120_000
   }
-}))
+})
