@@ -11,7 +11,7 @@ import { Deferred, Effect, Fiber, Layer, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import Database from "better-sqlite3"
+import { openSqlite } from "../../../http/src/Workers/SqliteFile.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as AndroidPublisher from "../../src/Google/AndroidPublisher.js"
 import * as GooglePlayRtdn from "../../src/Google/GooglePlayRtdn.js"
@@ -72,7 +72,7 @@ const startConsumer = async (file: string) => {
 }
 
 const bookedTokens = (file: string): Map<string, number> => {
-  const db = new Database(file, { readonly: true })
+  const db = openSqlite(file, { readonly: true })
   try {
     const rows = db.prepare("SELECT google_payment_token AS t, COUNT(*) AS n FROM payments WHERE payment_provider = 1 GROUP BY t").all() as Array<{ t: string; n: number }>
     expect(db.prepare("PRAGMA integrity_check").all()).toEqual([{ integrity_check: "ok" }])
