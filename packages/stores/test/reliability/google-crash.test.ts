@@ -18,7 +18,10 @@ import * as GooglePlayRtdn from "../../src/Google/GooglePlayRtdn.js"
 import { GoogleConsumerLease, make as makeConsumer } from "../../src/Google/GooglePubSubConsumer.js"
 import { AndroidPublisherFake } from "../fakes/AndroidPublisherFake.js"
 import { PubSubFake } from "../fakes/PubSubFake.js"
-import { PACKAGE, PRODUCT, randomToken, resource, rtdnSubscription } from "../google-helpers.js"
+import { PACKAGE, PRODUCT, resource, rtdnSubscription } from "../google-helpers.js"
+import * as Logging from "../../../http/src/Observability/Logging.js"
+import { WebhookSink } from "../../../http/src/Observability/Webhooks.js"
+import * as nodeCrypto from "node:crypto"
 
 const SCALE = Number(process.env.PRO_RELIABILITY_SCALE ?? 1)
 const PROJECT = "test-project"
@@ -38,6 +41,11 @@ afterAll(async () => {
   await api?.stop()
 })
 
+const logLines: Array<string> = []
+/** Shaped like real ones: a ~150-char purchase token, a GPA order id. */
+const realisticToken = () => `${nodeCrypto.randomBytes(12).toString("hex")}.AO-J1O${nodeCrypto.randomBytes(96).toString("base64url")}`
+const orderId = (i: number) => `GPA.${String(3300 + i).padStart(4, "0")}-3745-5570-${String(25000 + i).padStart(5, "0")}`
+
 const waitFor = async (cond: () => boolean, ms: number, what: string) => {
   const t0 = Date.now()
   while (!cond()) {
@@ -50,7 +58,9 @@ const layerFor = (file: string) => {
   const backend = Backend.layerSqlite(file, { platformTestingEnv: true }, { salt: new Uint8Array(16), backendSeed: new Uint8Array(32).fill(9) })
   const publisher = AndroidPublisher.layer({ packageName: PACKAGE, subscriptionProductId: PRODUCT, apiRoot: api.apiRoot })
   const rtdn = GooglePlayRtdn.layer({ packageName: PACKAGE }).pipe(Layer.provideMerge(publisher))
-  return Layer.merge(rtdn.pipe(Layer.provideMerge(backend)), GoogleConsumerLease.inProcess)
+  // the server's logger, unsafe_logging off, captured: no token or order id may show in full
+  const logger = Logging.layer({ unsafeLogging: false, stdout: (l) => void logLines.push(l) }).pipe(Layer.provide(WebhookSink.none))
+  return Layer.mergeAll(rtdn.pipe(Layer.provideMerge(backend)), GoogleConsumerLease.inProcess, logger)
 }
 
 /** A runtime on `file` with a consumer pulling; `crash` tears it down without a graceful stop. */
@@ -89,8 +99,8 @@ describe("Google: consumer crash mid-burst, restart on the same file", () => {
     const tokenOf = new Map<string, string>()
     const start = pubsub.messagesOf(SUB).length
     for (let i = 0; i < n; i++) {
-      const token = randomToken()
-      api.setSubscription(token, resource({ orderId: `GPA.crash-${i}`, expiryMs: T0 + 30 * 86_400_000 }))
+      const token = realisticToken()
+      api.setSubscription(token, resource({ orderId: orderId(i), expiryMs: T0 + 30 * 86_400_000 }))
       tokenOf.set(pubsub.publish(SUB, rtdnSubscription(4, token, T0)), token)
     }
     const mine = () => pubsub.messagesOf(SUB).slice(start)
@@ -109,6 +119,8 @@ describe("Google: consumer crash mid-burst, restart on the same file", () => {
     await second.crash()
     const booked = bookedTokens(file)
     for (const token of tokenOf.values()) expect(booked.get(token), token).toBe(1)
-    console.log(`google crash: ${ackedAtCrash.length}/${n} acked before the crash, all ${n} after the restart, each booked once`)
+    const secrets = [...tokenOf.values(), ...Array.from({ length: n }, (_, i) => orderId(i))]
+    expect(logLines.filter((l) => secrets.some((x) => l.includes(x)))).toEqual([])
+    console.log(`google crash: ${logLines.length} log lines clean; ${ackedAtCrash.length}/${n} acked before the crash, all ${n} after the restart, each booked once`)
   }, 180_000)
 })
