@@ -9,6 +9,9 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/reliability/**/*.test.ts"],
     env: { PRO_RELIABILITY_SCALE: "3" },
+    // one file at a time: the crash suite's server processes and the fuzzers otherwise starve
+    // vitest's own RPC on 2 cores ("Timeout calling onTaskUpdate")
+    fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 120_000
   }
