@@ -203,6 +203,80 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
       }))
 
     /**
+     * Move the expiry (and optionally the platform refund deadline) of one payment — Apple
+     * RENEWAL_EXTENDED (a subscription renewal date extension). Matches the exact identity (all ids, as
+     * `get`), any status but Nil and Revoked (a refunded payment stays ended); PaymentError when nothing
+     * matches. Then the owner is refreshed (§6.0) as `updateRenewalInfo` does.
+     *
+     * Never earlier unless asked: by default each stored value becomes max(stored, given), so a stale or
+     * out-of-order notification cannot shorten a period that was paid for (the result says `changed:
+     * false`). `allowEarlier: true` stores the given values as they are (an explicit correction); the
+     * refresh then keeps the proof-expiry watermark of the user's gen index (D4e), so proofs already
+     * issued stay covered by any later revocation.
+     *
+     * A payment the daily sweep already marked Expired goes back to Redeemed (Unredeemed when never
+     * claimed) when its new expiry is after the last sweep point (`runtime.last_expire_unix_ts_ms`):
+     * the sweep's own rule (`ts >= expiry`) would not have expired it.
+     */
+    const updateExpiry = (
+      tx: PaymentTx,
+      change: {
+        readonly expiryUnixTsMs: number
+        readonly platformRefundExpiryUnixTsMs?: number | undefined
+        readonly allowEarlier?: boolean | undefined
+      }
+    ) =>
+      db.transaction(Effect.gen(function*() {
+        yield* validateTx(tx)
+        const label = () => maybeObfuscate(paymentTxLabel(tx), settings.unsafeLogging)
+        for (const v of [change.expiryUnixTsMs, change.platformRefundExpiryUnixTsMs]) {
+          if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) {
+            return yield* Effect.fail(new PaymentError({ message: `Failed to update the expiry of ${label()}: bad timestamp ${v}` }))
+          }
+        }
+        const rows = yield* selectPayments(sql`${whereIdentity(tx)} AND status IN (1, 2, 3)`)
+        if (rows.length === 0) {
+          return yield* Effect.fail(
+            new PaymentError({ message: `Failed to update the expiry of ${label()}: no matching payment was found (revoked payments are not changed)` })
+          )
+        }
+        const pick = (stored: number, given: number) => (change.allowEarlier ? given : Math.max(stored, given))
+        let sweptAt: number | undefined
+        let changed = false
+        let result = { expiryUnixTsMs: 0, platformRefundExpiryUnixTsMs: 0 }
+        const masters = new Map<string, Uint8Array>()
+        // Normally one row (FLAG-20 unique identity); an old reference DB may hold duplicates: all of them move.
+        for (const row of rows) {
+          const expiry = pick(row.expiry_unix_ts_ms, change.expiryUnixTsMs)
+          const refund = change.platformRefundExpiryUnixTsMs === undefined
+            ? row.platform_refund_expiry_unix_ts_ms
+            : pick(row.platform_refund_expiry_unix_ts_ms, change.platformRefundExpiryUnixTsMs)
+          let status: PaymentStatus = row.status
+          if (status === PaymentStatus.Expired) {
+            if (sweptAt === undefined) {
+              const rt = yield* storage(sql`SELECT last_expire_unix_ts_ms FROM runtime`)
+              sweptAt = rt.length === 0 ? 0 : num((rt[0] as any).last_expire_unix_ts_ms)
+            }
+            if (expiry > sweptAt) status = row.master_pkey === null ? PaymentStatus.Unredeemed : PaymentStatus.Redeemed
+          }
+          result = { expiryUnixTsMs: expiry, platformRefundExpiryUnixTsMs: refund }
+          if (expiry === row.expiry_unix_ts_ms && refund === row.platform_refund_expiry_unix_ts_ms && status === row.status) continue
+          yield* storage(sql`UPDATE payments SET expiry_unix_ts_ms = ${expiry}, platform_refund_expiry_unix_ts_ms = ${refund},
+            status = ${status} WHERE id = ${row.id}`)
+          changed = true
+          if (row.master_pkey !== null) masters.set(Buffer.from(row.master_pkey).toString("hex"), row.master_pkey)
+        }
+        for (const master of masters.values()) yield* entitlement.refresh(master)
+        return { changed, ...result } as {
+          /** false: the stored values already were at or beyond the given ones (nothing written). */
+          readonly changed: boolean
+          /** The values now stored. */
+          readonly expiryUnixTsMs: number
+          readonly platformRefundExpiryUnixTsMs: number
+        }
+      }))
+
+    /**
      * §6.9 revoke a subscription chain (Google token / Apple original tx id) at `revokedAtMs`.
      * FLAG-7 fixed: only masters whose payment actually changed state are revoked, so a repeat is a no-op.
      * FLAG-2 fixed: an existing revocation is extended, never a PK crash. FLAG-1 fixed (D4e): the
@@ -411,6 +485,7 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
       getUser,
       addUnredeemed,
       updateRenewalInfo,
+      updateExpiry,
       revokeChain,
       revokePayment,
       restoreChain,

@@ -8,6 +8,7 @@ import {
   Database,
   Entitlement,
   ExpirySweep,
+  GenerationIndex,
   GoogleAckOutbox,
   hex,
   Inspect,
@@ -310,6 +311,131 @@ for (const engine of engines) {
         })
         const details = yield* (yield* ProDetails).get(u.details(T, 1))
         expect(details.status).toBe(2) // revoked current gen index → Expired
+      })))
+  })
+
+  describe("Payments.updateExpiry (Apple RENEWAL_EXTENDED)", () => {
+    it.effect("moves a redeemed payment's expiry and refund deadline later; the owner is refreshed and proofs reach further", () =>
+      provide(Effect.gen(function*() {
+        yield* TestClock.setTime(T)
+        const u = account()
+        const p = yield* Payments
+        const proofs = yield* Proofs
+        yield* addApple(apple("orig", "t1", "w1"), T + DAY_MS)
+        yield* proofs.addProPayment(u.add({ provider: 2, appleTxId: "t1" }))
+        expect((yield* proofs.generateProProof(u.generate(T))).expiryUnixTsMs).toBe(T + DAY_MS)
+        const r = yield* p.updateExpiry(apple("orig", "t1", "w1"), { expiryUnixTsMs: T + 20 * DAY_MS, platformRefundExpiryUnixTsMs: T + 20 * DAY_MS })
+        expect(r).toEqual({ changed: true, expiryUnixTsMs: T + 20 * DAY_MS, platformRefundExpiryUnixTsMs: T + 20 * DAY_MS })
+        const [row] = yield* (yield* Inspect).payments()
+        expect(row).toMatchObject({ status: 2, expiry_unix_ts_ms: T + 20 * DAY_MS, platform_refund_expiry_unix_ts_ms: T + 20 * DAY_MS })
+        expect((yield* (yield* Inspect).users())[0]!.expiry_unix_ts_ms).toBe(T + 20 * DAY_MS)
+        expect((yield* proofs.generateProProof(u.generate(T))).expiryUnixTsMs).toBe(T + 20 * DAY_MS)
+        // Without a refund deadline only the expiry moves.
+        expect(yield* p.updateExpiry(apple("orig", "t1", "w1"), { expiryUnixTsMs: T + 25 * DAY_MS })).toEqual({
+          changed: true,
+          expiryUnixTsMs: T + 25 * DAY_MS,
+          platformRefundExpiryUnixTsMs: T + 20 * DAY_MS
+        })
+        // The same value again (a redelivery) writes nothing.
+        expect((yield* p.updateExpiry(apple("orig", "t1", "w1"), { expiryUnixTsMs: T + 25 * DAY_MS })).changed).toBe(false)
+      })))
+
+    it.effect("never earlier unless asked; allowEarlier shortens and keeps the proof watermark (D4e)", () =>
+      provide(Effect.gen(function*() {
+        yield* TestClock.setTime(T)
+        const u = account()
+        const p = yield* Payments
+        const proofs = yield* Proofs
+        const tx = apple("orig", "t1", "w1")
+        yield* addApple(tx, T + 20 * DAY_MS)
+        yield* proofs.addProPayment(u.add({ provider: 2, appleTxId: "t1" }))
+        const proof = yield* proofs.generateProProof(u.generate(T))
+        expect(proof.expiryUnixTsMs).toBe(T + 20 * DAY_MS)
+        const before = yield* (yield* Inspect).payments()
+        // A stale / out-of-order extension: both values stay where they are.
+        expect(yield* p.updateExpiry(tx, { expiryUnixTsMs: T + 5 * DAY_MS, platformRefundExpiryUnixTsMs: T + 5 * DAY_MS })).toEqual({
+          changed: false,
+          expiryUnixTsMs: T + 20 * DAY_MS,
+          platformRefundExpiryUnixTsMs: T + 20 * DAY_MS
+        })
+        expect(yield* (yield* Inspect).payments()).toEqual(before)
+        // Later expiry but earlier refund deadline: each value is kept at its maximum separately.
+        expect(yield* p.updateExpiry(tx, { expiryUnixTsMs: T + 21 * DAY_MS, platformRefundExpiryUnixTsMs: T + 5 * DAY_MS })).toEqual({
+          changed: true,
+          expiryUnixTsMs: T + 21 * DAY_MS,
+          platformRefundExpiryUnixTsMs: T + 20 * DAY_MS
+        })
+        // Explicitly asked: stored as given, the user follows, the issued proof stays covered.
+        expect(yield* p.updateExpiry(tx, { expiryUnixTsMs: T + 5 * DAY_MS, platformRefundExpiryUnixTsMs: T + 5 * DAY_MS, allowEarlier: true }))
+          .toEqual({ changed: true, expiryUnixTsMs: T + 5 * DAY_MS, platformRefundExpiryUnixTsMs: T + 5 * DAY_MS })
+        const [user] = yield* (yield* Inspect).users()
+        expect(user!.expiry_unix_ts_ms).toBe(T + 5 * DAY_MS)
+        expect(yield* (yield* GenerationIndex).maxProofExpiry(user!.gen_index)).toBeGreaterThanOrEqual(proof.expiryUnixTsMs)
+        expect((yield* proofs.generateProProof(u.generate(T))).expiryUnixTsMs).toBe(T + 5 * DAY_MS)
+      })))
+
+    it.effect("unredeemed and swept (Expired) payments: no owner to refresh; an extension past the sweep point un-expires", () =>
+      provide(Effect.gen(function*() {
+        yield* TestClock.setTime(T)
+        const [u, v] = [account(), account()]
+        const p = yield* Payments
+        const inspect = yield* Inspect
+        // Unredeemed: moved, still unredeemed, claimable with the new expiry.
+        yield* addApple(apple("a", "a1"), T + DAY_MS)
+        expect((yield* p.updateExpiry(apple("a", "a1"), { expiryUnixTsMs: T + 10 * DAY_MS })).changed).toBe(true)
+        expect((yield* p.get(apple("a", "a1"))).pipe(Option.getOrThrow)).toMatchObject({ status: 1, expiry_unix_ts_ms: T + 10 * DAY_MS })
+        // Swept while unclaimed, then extended past the sweep point: Unredeemed again, and claimable.
+        yield* addApple(apple("b", "b1"), T + 3_600_000)
+        // A claimed one swept as well: back to Redeemed, the owner's expiry follows.
+        yield* addApple(apple("c", "c1"), T + 3_600_000)
+        yield* (yield* Proofs).addProPayment(v.add({ provider: 2, appleTxId: "c1" }))
+        yield* (yield* ExpirySweep).run(D)
+        const status = (tx: ReturnType<typeof apple>) => Effect.map(p.get(tx), (o) => Option.getOrThrow(o).status)
+        expect([yield* status(apple("b", "b1")), yield* status(apple("c", "c1"))]).toEqual([3, 3])
+        // Still at or before the sweep point: expiry moves, status stays Expired.
+        expect((yield* p.updateExpiry(apple("b", "b1"), { expiryUnixTsMs: D })).changed).toBe(true)
+        expect(yield* status(apple("b", "b1"))).toBe(3)
+        yield* p.updateExpiry(apple("b", "b1"), { expiryUnixTsMs: D + 5 * DAY_MS })
+        yield* p.updateExpiry(apple("c", "c1"), { expiryUnixTsMs: D + 5 * DAY_MS })
+        expect([yield* status(apple("b", "b1")), yield* status(apple("c", "c1"))]).toEqual([1, 2])
+        const users = yield* inspect.users()
+        expect(users.find((x) => hex(x.master_pkey) === hex(v.masterPkey))!.expiry_unix_ts_ms).toBe(D + 5 * DAY_MS)
+        yield* TestClock.setTime(D + 1000)
+        const proof = yield* (yield* Proofs).addProPayment(u.add({ provider: 2, appleTxId: "b1" }))
+        expect(proof.expiryUnixTsMs).toBeGreaterThan(D)
+      })))
+
+    it.effect("revoked, unknown or malformed: PaymentError and nothing written; rolls back with an outer transaction", () =>
+      provide(Effect.gen(function*() {
+        yield* TestClock.setTime(T)
+        const u = account()
+        const p = yield* Payments
+        const inspect = yield* Inspect
+        yield* addApple(apple("r", "r1", "w"), T + 10 * DAY_MS)
+        yield* (yield* Proofs).addProPayment(u.add({ provider: 2, appleTxId: "r1" }))
+        yield* p.revokeChain({ provider: 2, chainId: "r", revokedAtMs: T + 1000 })
+        yield* addGoogle(google("tok", "GPA.1"), u, T + 10 * DAY_MS)
+        const before = { payments: yield* inspect.payments(), users: yield* inspect.users() }
+        const failures = [
+          p.updateExpiry(apple("r", "r1", "w"), { expiryUnixTsMs: T + 40 * DAY_MS }), // revoked stays ended
+          p.updateExpiry(apple("r", "r1", ""), { expiryUnixTsMs: T + 40 * DAY_MS }), // not the exact identity
+          p.updateExpiry(apple("nope", "nope"), { expiryUnixTsMs: T + 40 * DAY_MS }),
+          p.updateExpiry(google("tok", "GPA.2"), { expiryUnixTsMs: T + 40 * DAY_MS }),
+          p.updateExpiry(apple("", "r1"), { expiryUnixTsMs: T + 40 * DAY_MS }),
+          p.updateExpiry({ provider: 0 } as any, { expiryUnixTsMs: T + 40 * DAY_MS }),
+          p.updateExpiry(google("tok", "GPA.1"), { expiryUnixTsMs: -1 }),
+          p.updateExpiry(google("tok", "GPA.1"), { expiryUnixTsMs: T + 40 * DAY_MS, platformRefundExpiryUnixTsMs: 1.5 })
+        ]
+        for (const f of failures) expect((yield* Effect.flip(f))._tag).toBe("PaymentError")
+        // Composed into a store transaction that then fails: the extension is rolled back too.
+        const db = yield* Database
+        yield* Effect.flip(db.transaction(Effect.zipRight(
+          p.updateExpiry(google("tok", "GPA.1"), { expiryUnixTsMs: T + 40 * DAY_MS }),
+          p.updateExpiry(apple("nope", "nope"), { expiryUnixTsMs: T + 40 * DAY_MS })
+        )))
+        expect({ payments: yield* inspect.payments(), users: yield* inspect.users() }).toEqual(before)
+        // Google (and Rangeproof) payments move the same way.
+        expect((yield* p.updateExpiry(google("tok", "GPA.1"), { expiryUnixTsMs: T + 40 * DAY_MS })).changed).toBe(true)
       })))
   })
 

@@ -5,7 +5,7 @@
  */
 import { Backend, Database, Payments, PaymentStatus, ProPlan, Redemption, Revocations } from "@session-pro/core"
 import { AppleConfig, AppleNotifications } from "@session-pro/stores"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Layer, Logger } from "effect"
 import * as crypto from "node:crypto"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
@@ -17,6 +17,7 @@ import {
   makeChain,
   notificationJws,
   type NotificationSpec,
+  PRODUCT_1M,
   PRODUCT_3M,
   signJws,
   tamper,
@@ -231,6 +232,113 @@ describe("Apple notifications: renewal state", () => {
     })))
 })
 
+describe("Apple notifications: renewal date extension (RENEWAL_EXTENDED)", () => {
+  it("moves the stored expiry and refund deadline to the new expiresDate; the owner's proofs reach further", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("600", "601", T0, T0 + 30 * DAY) })
+      const master = yield* claim("601", T0 + 1000)
+      const userExpiry = Effect.map(rows("users"), (us) => us.find((u: any) => Buffer.from(u.master_pkey).equals(Buffer.from(master)))!.expiry_unix_ts_ms)
+      expect(yield* userExpiry).toBe(T0 + 30 * DAY + HOUR) // auto-renewing: 1 h grace included
+      const uuid = crypto.randomUUID()
+      const o = yield* send({ type: "RENEWAL_EXTENDED", uuid, tx: sub("600", "601", T0, T0 + 37 * DAY) })
+      expect(o._tag).toBe("Applied")
+      const [p] = yield* paymentsOf("600")
+      expect(p).toMatchObject({
+        status: PaymentStatus.Redeemed,
+        expiry_unix_ts_ms: T0 + 37 * DAY,
+        platform_refund_expiry_unix_ts_ms: T0 + 37 * DAY,
+        grace_period_duration_ms: HOUR,
+        auto_renewing: true
+      })
+      expect(yield* userExpiry).toBe(T0 + 37 * DAY + HOUR)
+      expect((yield* rows("apple_notification_uuid_history")).map((h: any) => h.uuid)).toContain(uuid)
+      // The next renewal is auto-redeemed to the same user: the claim deadline follows the new expiry.
+      yield* send({ type: "DID_RENEW", tx: sub("600", "602", T0 + 37 * DAY, T0 + 67 * DAY) })
+      const ps = yield* paymentsOf("600")
+      expect(ps.map((x) => [x.apple_tx_id, x.status])).toEqual([["601", PaymentStatus.Redeemed], ["602", PaymentStatus.Redeemed]])
+    })))
+
+  it("a stale extension never moves the expiry earlier (NoAction, unchanged); redelivery is a Duplicate", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("610", "611", T0, T0 + 30 * DAY) })
+      const later = notificationJws(chain, { type: "RENEWAL_EXTENDED", tx: sub("610", "611", T0, T0 + 40 * DAY) })
+      expect((yield* send(later))._tag).toBe("Applied")
+      const before = yield* rows("payments")
+      // An older extension (delivered out of order) and the original expiry: both leave the later value.
+      expect((yield* send({ type: "RENEWAL_EXTENDED", tx: sub("610", "611", T0, T0 + 35 * DAY) }))._tag).toBe("NoAction")
+      expect((yield* send({ type: "RENEWAL_EXTENDED", tx: sub("610", "611", T0, T0 + 30 * DAY) }))._tag).toBe("NoAction")
+      expect((yield* send(later))._tag).toBe("Duplicate")
+      expect(yield* rows("payments")).toEqual(before)
+      expect((yield* paymentsOf("610"))[0]!.expiry_unix_ts_ms).toBe(T0 + 40 * DAY)
+    })))
+
+  it("extends an unredeemed payment (claimable with the new expiry) and only the exact transaction", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("620", "621", T0, T0 + 30 * DAY) })
+      yield* send({ type: "DID_RENEW", tx: sub("620", "622", T0 + 30 * DAY, T0 + 60 * DAY) })
+      expect((yield* send({ type: "RENEWAL_EXTENDED", tx: sub("620", "622", T0 + 30 * DAY, T0 + 70 * DAY) }))._tag).toBe("Applied")
+      expect((yield* paymentsOf("620")).map((x) => [x.apple_tx_id, x.status, x.expiry_unix_ts_ms])).toEqual([
+        ["621", PaymentStatus.Unredeemed, T0 + 30 * DAY],
+        ["622", PaymentStatus.Unredeemed, T0 + 70 * DAY]
+      ])
+      yield* claim("622", T0 + 31 * DAY)
+      expect((yield* paymentsOf("620"))[1]!.status).toBe(PaymentStatus.Redeemed)
+    })))
+
+  it("before its purchase arrived: booked as the purchase, already extended; the late SUBSCRIBED keeps the extension", () =>
+    run(Effect.gen(function*() {
+      const o = yield* send({ type: "RENEWAL_EXTENDED", tx: sub("630", "631", T0, T0 + 40 * DAY) })
+      expect(o._tag).toBe("Applied")
+      expect((yield* paymentsOf("630"))[0]).toMatchObject({
+        status: PaymentStatus.Unredeemed,
+        expiry_unix_ts_ms: T0 + 40 * DAY,
+        platform_refund_expiry_unix_ts_ms: T0 + 40 * DAY,
+        grace_period_duration_ms: HOUR,
+        auto_renewing: true
+      })
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("630", "631", T0, T0 + 30 * DAY) })
+      const ps = yield* paymentsOf("630")
+      expect(ps.map((x) => x.expiry_unix_ts_ms)).toEqual([T0 + 40 * DAY])
+    })))
+
+  it("a revoked (refunded) payment is not brought back: NoAction, nothing changes", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("640", "641") })
+      yield* claim("641", T0 + 1000)
+      yield* send({ type: "REFUND", tx: { ...sub("640", "641"), revocationDate: T0 + DAY } })
+      const before = { p: yield* rows("payments"), u: yield* rows("users"), r: yield* rows("revocations") }
+      expect((yield* send({ type: "RENEWAL_EXTENDED", tx: sub("640", "641", T0, T0 + 50 * DAY) }))._tag).toBe("NoAction")
+      expect({ p: yield* rows("payments"), u: yield* rows("users"), r: yield* rows("revocations") }).toEqual(before)
+    })))
+
+  it("without transaction info or expiresDate it fails (non-2xx) with nothing stored but the user error", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("650", "651") })
+      const before = yield* rows("payments")
+      const history = yield* rows("apple_notification_uuid_history")
+      const noTx = yield* sendE({ type: "RENEWAL_EXTENDED" })
+      expect(Either.isLeft(noTx) && noTx.left._tag).toBe("AppleProcessingError")
+      const noExpiry = yield* sendE({ type: "RENEWAL_EXTENDED", tx: { ...sub("650", "651"), expires: undefined } })
+      expect(Either.isLeft(noExpiry) && noExpiry.left._tag).toBe("AppleProcessingError")
+      expect(yield* rows("payments")).toEqual(before)
+      expect(yield* rows("apple_notification_uuid_history")).toEqual(history)
+      expect((yield* rows("user_errors")).map((u: any) => u.payment_id)).toEqual(["650"])
+    })))
+
+  it("a forged RENEWAL_EXTENDED (other chain, tampered expiry) is rejected and changes nothing", () =>
+    run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("660", "661") })
+      const before = { p: yield* rows("payments"), h: yield* rows("apple_notification_uuid_history") }
+      const forged = notificationJws(otherChain, { type: "RENEWAL_EXTENDED", tx: sub("660", "661", T0, T0 + 365 * DAY) })
+      const r1 = yield* sendE(forged)
+      expect(Either.isLeft(r1) && r1.left._tag).toBe("AppleVerificationError")
+      const genuine = notificationJws(chain, { type: "RENEWAL_EXTENDED", tx: sub("660", "661", T0, T0 + 31 * DAY) })
+      const r2 = yield* sendE(tamper(genuine, (c) => ({ ...c, notificationUUID: crypto.randomUUID() })))
+      expect(Either.isLeft(r2) && r2.left._tag).toBe("AppleVerificationError")
+      expect({ p: yield* rows("payments"), h: yield* rows("apple_notification_uuid_history") }).toEqual(before)
+    })))
+})
+
 describe("Apple notifications: plan changes", () => {
   it("DID_CHANGE_RENEWAL_PREF/UPGRADE revokes the chain at the new purchaseDate and adds the new plan for the same user", () =>
     run(Effect.gen(function*() {
@@ -364,7 +472,6 @@ describe("Apple notifications: recorded without action (200 + log line)", () => 
     ["PRICE_INCREASE", "ACCEPTED"],
     ["PRICE_CHANGE", undefined],
     ["CONSUMPTION_REQUEST", undefined],
-    ["RENEWAL_EXTENDED", undefined],
     ["METADATA_UPDATE", undefined],
     ["MIGRATION", undefined],
     ["RESCIND_CONSENT", undefined],
@@ -398,6 +505,29 @@ describe("Apple notifications: recorded without action (200 + log line)", () => 
       })
       expect(o._tag).toBe("NoAction")
     })))
+
+  it("RENEWAL_EXTENSION/SUMMARY logs its no-op; RENEWAL_EXTENSION/FAILURE leaves the payment's expiry alone", async () => {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ message }) => logs.push(Array.isArray(message) ? message.join(" ") : String(message)))
+    await run(Effect.gen(function*() {
+      yield* send({ type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: sub("540", "541") })
+      const before = yield* rows("payments")
+      const uuid = crypto.randomUUID()
+      const o = yield* send({
+        type: "RENEWAL_EXTENSION",
+        subtype: "SUMMARY",
+        uuid,
+        noData: true,
+        summary: { bundleId: BUNDLE, environment: "Sandbox", appAppleId: 1470168868, productId: PRODUCT_1M, requestIdentifier: "r", succeededCount: 3, failedCount: 1 }
+      })
+      expect(o).toMatchObject({ _tag: "NoAction", type: "RENEWAL_EXTENSION", subtype: "SUMMARY" })
+      const f = yield* send({ type: "RENEWAL_EXTENSION", subtype: "FAILURE", tx: sub("540", "541") })
+      expect(f._tag).toBe("NoAction")
+      expect(yield* rows("payments")).toEqual(before)
+      expect(logs.filter((l) => l.includes(`RENEWAL_EXTENSION/SUMMARY ${uuid}: no action needed: mass renewal-extension summary`))).toHaveLength(1)
+      expect(logs.some((l) => l.includes("RENEWAL_EXTENSION/FAILURE") && l.includes("no action needed"))).toBe(true)
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))))
+  })
 
   it("EXTERNAL_PURCHASE_TOKEN (externalPurchaseToken instead of data) → NoAction", () =>
     run(Effect.gen(function*() {

@@ -10,7 +10,7 @@
  *    Apple redelivers; the transaction is rolled back and a user error is written in a separate
  *    transaction when the subscription is known (FLAG-26/40 fixed).
  */
-import { BackendSettings, DEFAULT_APPLE_GRACE_PERIOD_MS, type ProPlan } from "@session-pro/core"
+import { BackendSettings, DEFAULT_APPLE_GRACE_PERIOD_MS, PaymentStatus, type ProPlan } from "@session-pro/core"
 import { Cause, Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { type AppleNotificationsConfig, fromConfig } from "./Config.js"
 import { type AppleLedgerShape, type AppleTx, AppleLedger, layerCore } from "./Ledger.js"
@@ -274,11 +274,38 @@ export const makeWith = (
           return yield* noAction(ctx, "price change consent does not change the current period")
         case "CONSUMPTION_REQUEST":
           return yield* noAction(ctx, "consumption data is not sent (not a consumable)")
-        case "RENEWAL_EXTENDED":
-          // No core operation moves a stored expiry; the entitlement keeps the original period end.
-          return yield* noAction(ctx, "renewal-date extension recorded but not applied (no expiry-update operation in the core)")
+        case "RENEWAL_EXTENDED": {
+          // Apple moved this subscription's renewal date: the transaction carries the new expiresDate.
+          const tx = yield* requireTx(ctx)
+          const ids = yield* idsOf(tx)
+          if (tx.expiresDate === undefined) return yield* fail("RENEWAL_EXTENDED transaction lacks expiresDate")
+          const existing = yield* ledger.getPayment(ids)
+          if (Option.isNone(existing)) {
+            // Its purchase notification has not arrived (or was lost): book it as the purchase it is,
+            // already extended; a later SUBSCRIBED/DID_RENEW of the same ids is a duplicate and keeps it.
+            yield* requireAutoRenewable(tx)
+            return applied(ctx, yield* addPurchase(tx, { grace: DEFAULT_APPLE_GRACE_PERIOD_MS, auto: true }))
+          }
+          if (existing.value.status === PaymentStatus.Revoked) {
+            // Refunded or replaced by an upgrade: it stays ended (the core refuses revoked payments).
+            return yield* noAction(ctx, `payment ${label(ids)} is revoked; an extension does not bring it back`)
+          }
+          // The refund deadline follows the expiry, as for new payments (§2.5). Never earlier: a stale
+          // or out-of-order extension leaves the stored (later) values.
+          const r = yield* ledger.updateExpiry(ids, { expiryUnixTsMs: tx.expiresDate, platformRefundExpiryUnixTsMs: tx.expiresDate })
+          return r.changed
+            ? applied(ctx, `payment ${label(ids)} expiry extended to ${r.expiryUnixTsMs}`)
+            : yield* noAction(ctx, `payment ${label(ids)} already expires at ${r.expiryUnixTsMs} (not before ${tx.expiresDate}); unchanged`)
+        }
         case "RENEWAL_EXTENSION":
-          return yield* noAction(ctx, "mass renewal-extension summary; per-subscription changes arrive as RENEWAL_EXTENDED")
+          // SUMMARY: Apple finished a mass extension (counts only); FAILURE: one subscription was not
+          // extended, so its stored expiry is already right. Each extended subscription arrives as RENEWAL_EXTENDED.
+          return yield* noAction(
+            ctx,
+            n.subtype === "FAILURE"
+              ? "renewal-date extension failed for this subscription; its expiry is unchanged"
+              : "mass renewal-extension summary; per-subscription changes arrive as RENEWAL_EXTENDED"
+          )
         case "TEST":
           return yield* noAction(ctx, "test notification")
         case "EXTERNAL_PURCHASE_TOKEN":

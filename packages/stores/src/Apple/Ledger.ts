@@ -40,6 +40,14 @@ export interface AppleLedgerShape {
     tx: AppleTx,
     change: { readonly gracePeriodDurationMs?: number; readonly autoRenewing?: boolean }
   ) => Effect.Effect<boolean, LedgerError>
+  /**
+   * RENEWAL_EXTENDED: move the expiry (and refund deadline) of exactly this payment later, never earlier
+   * (the core keeps max(stored, given)); fails when no such non-revoked row exists.
+   */
+  readonly updateExpiry: (
+    tx: AppleTx,
+    change: { readonly expiryUnixTsMs: number; readonly platformRefundExpiryUnixTsMs?: number }
+  ) => Effect.Effect<{ readonly changed: boolean; readonly expiryUnixTsMs: number }, LedgerError>
   /** Revoke every payment of the subscription (original tx id); fails when none exists. */
   readonly revokeChain: (originalTxId: string, revokedAtMs: number) => Effect.Effect<{ readonly revokedPayments: number }, LedgerError>
   /** REFUND_REVERSED: Revoked → back to what it was; false when no such row. */
@@ -84,6 +92,10 @@ export const layerCore = Layer.effect(
           appleAppAccountToken: i.appAccountToken
         }).pipe(Effect.map((r) => ({ inserted: r.inserted }))),
       updateRenewalInfo: (tx, change) => payments.updateRenewalInfo(coreTx(tx), change),
+      updateExpiry: (tx, change) =>
+        payments.updateExpiry(coreTx(tx), change).pipe(
+          Effect.map((r) => ({ changed: r.changed, expiryUnixTsMs: r.expiryUnixTsMs }))
+        ),
       revokeChain: (originalTxId, revokedAtMs) =>
         payments.revokeChain({ provider: 2, chainId: originalTxId, revokedAtMs }).pipe(
           Effect.map((r) => ({ revokedPayments: r.revokedPayments }))
