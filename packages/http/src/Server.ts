@@ -13,10 +13,12 @@ import { HttpApp, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse 
 import { NodeHttpServer } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Backend } from "@session-pro/core"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
 import * as OnionRequests from "./OnionRequests/OnionRequests.js"
 import * as DevClock from "./DevClock.js"
@@ -155,6 +157,108 @@ export const makeApp = <E = never, R = never>(options: AppOptions<E, R> = {}): H
       Effect.as(Effect.logError("http adapter defect", defect), toServerResponse(Pages.failure(2, ["Internal error"])))
     )
   )
+}
+
+/** The paths `clientHandler` answers itself (POST only); anything else goes to the full app. */
+const FAST_PATHS: ReadonlySet<string> = new Set([...CLIENT_PATHS, ONION_PATH])
+
+/** Reads a node request body with `readBody`'s rules (limit, drain cap, errors → not ok). */
+const readNodeBody = (
+  req: IncomingMessage,
+  limit: number,
+  done: (read: { ok: true; bytes: Uint8Array } | { ok: false; tooLarge: boolean }) => void
+) => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  let finished = false
+  const finish = () => {
+    if (finished) return
+    finished = true
+    req.off("data", onData)
+    req.off("end", finish)
+    req.off("error", onError)
+    if (size > limit) done({ ok: false, tooLarge: true })
+    else done({ ok: true, bytes: plainBytes(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)) })
+  }
+  const onData = (chunk: Uint8Array) => {
+    size += chunk.length
+    if (size <= limit) chunks.push(chunk)
+    if (size > DRAIN_CAP_BYTES) {
+      // As the platform's stream does when the fold stops early: stop reading, destroy the request.
+      finish()
+      req.destroy()
+    }
+  }
+  const onError = () => {
+    if (finished) return
+    finished = true
+    req.off("data", onData)
+    req.off("end", finish)
+    done({ ok: false, tooLarge: false })
+  }
+  if (req.readableEnded) return done({ ok: true, bytes: new Uint8Array(0) })
+  req.on("data", onData)
+  req.on("end", finish)
+  req.on("error", onError)
+}
+
+/** What `clientHandler`'s runtime must hold. */
+export type ClientRuntimeServices = RouteServices
+
+export interface ClientHandlerOptions {
+  /** Called once per answered request (what the metrics middleware records for the full app). */
+  readonly observe?: ((url: string, method: string, status: number, seconds: number) => void) | undefined
+}
+
+/**
+ * A `node:http` request handler for `POST` on the five client routes and `/oxen/v4/lsrpc`, run on
+ * a prebuilt runtime: the same bytes as `makeApp`'s client path (body limits, 400/413 pages, the
+ * adapter-defect envelope) without the platform's request/response/router machinery. Returns
+ * false (and touches nothing) for any other request, which the caller hands to the full app.
+ * The runtime's `Clock` (e.g. the fake dev clock) drives the handlers as in the full app.
+ */
+export const clientHandler = <R extends RouteServices>(runtime: Runtime.Runtime<R>, options: ClientHandlerOptions = {}) => {
+  const runFork = Runtime.runFork(runtime)
+  const observe = options.observe
+  return (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url ?? "/"
+    if (req.method !== "POST") return false
+    const path = pathOf(url)
+    if (!FAST_PATHS.has(path)) return false
+    const isOnion = path === ONION_PATH
+    // The onion handler answers > 10 MiB itself (400), so read one byte more than that.
+    const limit = isOnion ? ONION_MAX_BODY_BYTES + 1 : MAX_JSON_BODY_BYTES
+    const headers = lowerHeaders(req.headers)
+    readNodeBody(req, limit, (read) => {
+      const answer: Effect.Effect<Pages.RouteResponse, never, RouteServices> = read.ok
+        ? dispatch({ method: "POST", path, headers, body: read.bytes }).pipe(
+          Effect.catchAllDefect((defect) =>
+            Effect.as(Effect.logError("http adapter defect", defect), Pages.failure(2, ["Internal error"]))
+          )
+        )
+        : Effect.succeed(read.tooLarge && !isOnion ? bodyTooLarge() : Pages.badRequest())
+      const program = Effect.flatMap(Clock.currentTimeNanos, (start) =>
+        Effect.flatMap(answer, (r) =>
+          Effect.flatMap(
+            Effect.sync(() => {
+              if (!res.writableEnded) {
+                res.writeHead(r.status, toServerResponse(r).headers as Record<string, string>)
+                res.end(r.body)
+              }
+              return r.status
+            }),
+            (status) =>
+              observe === undefined ? Effect.void : Effect.map(Clock.currentTimeNanos, (end) => {
+                observe(url, "POST", status, Number(end - start) / 1e9)
+              })
+          )))
+      const fiber = runFork(program as Effect.Effect<void, never, R>)
+      res.on("close", () => {
+        if (!res.writableEnded) fiber.unsafeInterruptAsFork(fiber.id())
+      })
+    })
+    return true
+  }
 }
 
 export interface ListenOptions {

@@ -20,6 +20,7 @@ import { Clock, Effect, Layer } from "effect"
 import { loadConfig, ServerConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Logging from "../Observability/Logging.js"
 import { formatTime } from "../Observability/Logging.js"
+import * as Metrics from "../Observability/Metrics.js"
 import { metricsMiddleware, opsRouter } from "../Observability/OpsRoutes.js"
 import { WebhookSink } from "../Observability/Webhooks.js"
 import { Backup, BackgroundWorkers, MaintenanceEvents, OutboxDepthWorker, WorkerHealth } from "../Workers/index.js"
@@ -119,10 +120,6 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
     Effect.gen(function*() {
       const server = NodeHttp.createServer()
       let inFlight = 0
-      server.on("request", (_req, res) => {
-        inFlight++
-        res.once("close", () => inFlight--)
-      })
       const ops = opsRouter({
         expectedWorkers: role.expectedWorkers,
         role: role.label,
@@ -148,9 +145,40 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
         )
       )
       const serve = HttpServer.serve(app).pipe(
-        Layer.provide(Platforms.appleHttpLayer(config)),
         Layer.provideMerge(NodeHttpServer.layer(() => server, { port: config.port, host: config.host }))
       )
+      // Once the platform's handler is registered, one listener takes over "request": it counts
+      // in-flight requests (drain), answers POSTs on the client routes + /oxen/v4/lsrpc itself on a
+      // prebuilt runtime (Server.clientHandler: same bytes, metrics, body limits and clock), and
+      // hands everything else to the platform's handler (ops routes, webhook, /dev/clock, 404s, …).
+      const fastPath = Layer.scopedDiscard(
+        Effect.gen(function*() {
+          yield* HttpServer.HttpServer
+          const runtime = yield* Effect.runtime<Server.ClientRuntimeServices>()
+          const fast = Server.clientHandler(runtime, {
+            observe: (url, method, status, seconds) => Metrics.observeHttp(Metrics.routeLabel(url), method, status, seconds)
+          })
+          const platform = server.listeners("request") as Array<(req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse) => void>
+          const listener = (req: NodeHttp.IncomingMessage, res: NodeHttp.ServerResponse) => {
+            inFlight++
+            res.once("close", () => inFlight--)
+            if (fast(req, res)) return
+            for (const l of platform) l.call(server, req, res)
+          }
+          yield* Effect.acquireRelease(
+            Effect.sync(() => {
+              server.removeAllListeners("request")
+              server.on("request", listener)
+            }),
+            () =>
+              Effect.sync(() => {
+                server.off("request", listener)
+                for (const l of platform) server.on("request", l)
+              })
+          )
+        })
+      )
+      const served = fastPath.pipe(Layer.provideMerge(serve), Layer.provide(Platforms.appleHttpLayer(config)))
       const announce = Layer.effectDiscard(
         logPro(Effect.gen(function*() {
           const srv = yield* HttpServer.HttpServer
@@ -159,7 +187,7 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
           yield* Effect.logInfo(`Listening on ${where}${role.clustered ? ` (${role.label})` : ""}`)
         }))
       )
-      return drain.pipe(Layer.provideMerge(announce), Layer.provideMerge(serve))
+      return drain.pipe(Layer.provideMerge(announce), Layer.provideMerge(served))
     })
   )
 
