@@ -24,6 +24,7 @@ import { join } from "node:path"
 import { decrypt } from "../OnionRequests/Cipher.js"
 import { parseInnerReply } from "../OnionRequests/Inner.js"
 import * as OnionRequests from "../OnionRequests/OnionRequests.js"
+import { isPgUrl, scratchSchema } from "../PgScratchSchema.js"
 import { parseString, type PyValue } from "../Protocol/PyJson.js"
 import * as Server from "../Server.js"
 
@@ -82,6 +83,8 @@ export interface RunOptions {
   readonly onLine?: (line: string) => void
   /** Override the deviations (default: `conformance-deviations.json` next to this package's src). */
   readonly deviations?: Readonly<Record<string, Deviation>>
+  /** `postgresql://…`: run each set in a fresh schema of that database (dropped afterwards) instead of a temp SQLite file. */
+  readonly dbUrl?: string | undefined
 }
 
 export const loadDeviations = (): Readonly<Record<string, Deviation>> =>
@@ -373,7 +376,13 @@ const checkExchange = (
 // ---------------------------------------------------------------------------------------------
 // a set
 
-const runSet = (file: VectorsFile, set: string, deviations: Readonly<Record<string, Deviation>>, emit: (l: string) => void) =>
+const runSet = (
+  file: VectorsFile,
+  set: string,
+  deviations: Readonly<Record<string, Deviation>>,
+  emit: (l: string) => void,
+  pgUrl?: string
+) =>
   Effect.gen(function*() {
     const ctx = file.http_exchanges.context
     const exchanges = file.http_exchanges[set] as ReadonlyArray<Exchange>
@@ -414,8 +423,8 @@ const runSet = (file: VectorsFile, set: string, deviations: Readonly<Record<stri
       }
     })
     const services = Server.servicesLayer({
-      // "sqlite:////abs" = absolute path
-      url: `sqlite:///${join(dir, "conformance.db")}`,
+      // "sqlite:////abs" = absolute path; on PostgreSQL a schema of this set's own (dropped when the set ends)
+      url: pgUrl !== undefined ? yield* scratchSchema(pgUrl, `conformance_${set}`) : `sqlite:///${join(dir, "conformance.db")}`,
       settings: { dev: set === "dev" },
       bootstrap: { backendSeed: hexToBytes(ctx.backend_ed25519_seed), salt: hexToBytes(ctx.gen_index_salt) }
     })
@@ -424,7 +433,7 @@ const runSet = (file: VectorsFile, set: string, deviations: Readonly<Record<stri
     const all = Layer.provideMerge(serverLayer, services)
     yield* program.pipe(Effect.provide(all), Effect.scoped, Effect.withClock(clock), Effect.ensuring(Effect.sync(() => rmSync(dir, { recursive: true, force: true }))))
     return { passed, failed }
-  })
+  }).pipe(Effect.scoped)
 
 /** Replays every set of `http_exchanges` in `file`. */
 export const run = (file: VectorsFile, options: RunOptions = {}): Effect.Effect<Summary, unknown> =>
@@ -439,7 +448,7 @@ export const run = (file: VectorsFile, options: RunOptions = {}): Effect.Effect<
     let passed = 0
     let failed = 0
     for (const set of sets) {
-      const r = yield* runSet(file, set, deviations, emit)
+      const r = yield* runSet(file, set, deviations, emit, isPgUrl(options.dbUrl) ? options.dbUrl : undefined)
       passed += r.passed
       failed += r.failed
     }

@@ -1,5 +1,6 @@
 /**
- * Fixture replay (`fixture_format: 1`): each scenario runs on a fresh in-memory database bootstrapped
+ * Fixture replay (`fixture_format: 1`): each scenario runs on a fresh in-memory database (or, with
+ * `dbUrl`, a fresh PostgreSQL schema) bootstrapped
  * with the fixture's backend seed and gen-index salt, behind the real HTTP app on loopback (client
  * routes + Apple webhook) whose clock is pinned per step. Each step's client-visible expectations
  * are checked, then the DB is compared with the step's `state_after` (Deviations.ts lists the only
@@ -16,6 +17,7 @@ import { createServer } from "node:http"
 import * as path from "node:path"
 import * as AppleWebhook from "../AppleWebhook.js"
 import * as OnionRequests from "../OnionRequests/OnionRequests.js"
+import { isPgUrl, scratchSchema } from "../PgScratchSchema.js"
 import * as Server from "../Server.js"
 import { diffSnapshot, toSnapshotValue } from "./Compare.js"
 import { corePlugin } from "./CoreSteps.js"
@@ -47,6 +49,8 @@ export interface ReplayOptions {
   readonly logLevel?: LogLevel.LogLevel | undefined
   /** Called with each finished step (the CLI prints it). */
   readonly onStep?: ((line: StepLine) => void) | undefined
+  /** `postgresql://…`: run each scenario in a fresh schema of that database (dropped afterwards) instead of in memory. */
+  readonly dbUrl?: string | undefined
 }
 
 /** A clock the replay sets per step; sleeping still uses real time. */
@@ -163,11 +167,12 @@ export const runFile = (file: string, options: ReplayOptions = {}): Effect.Effec
     const steps: Record<string, StepRun> = {}
     for (const inst of instances) Object.assign(steps, inst.steps ?? {})
 
-    const core = Backend.layerSqlite(
-      ":memory:",
-      { platformTestingEnv: fixture.config.platform_testing_env, dev: false, unsafeLogging: false },
-      { backendSeed: fromHex(fixture.keys.runtime.backend_key_seed_hex), salt: fromHex(fixture.keys.runtime.gen_index_salt_hex) }
-    )
+    const settings = { platformTestingEnv: fixture.config.platform_testing_env, dev: false, unsafeLogging: false }
+    const bootstrap = { backendSeed: fromHex(fixture.keys.runtime.backend_key_seed_hex), salt: fromHex(fixture.keys.runtime.gen_index_salt_hex) }
+    const core = isPgUrl(options.dbUrl)
+      // A schema of this scenario's own; acquired before the runtime is built, so it is dropped after it closes.
+      ? Backend.layer({ url: yield* scratchSchema(options.dbUrl, `replay_${scenario}`), settings, bootstrap })
+      : Backend.layerSqlite(":memory:", settings, bootstrap)
     const appleConfig = yield* Effect.try(() => appleConfigFor(fixture, file))
     const extra = instances.flatMap((i) => (i.layer ? [i.layer] : []))
     const services = Layer.mergeAll(AppleNotifications.layer(appleConfig), OnionRequests.layer(), ...extra).pipe(Layer.provideMerge(core))
