@@ -9,7 +9,12 @@
  * - Apple forgeries (tampered payload, untrusted chain, self-signed root, wrong bundle id and
  *   environment) → rejected with every table byte-for-byte unchanged.
  */
+import { HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
 import { Backend, Database } from "@session-pro/core"
+import * as fc from "fast-check"
+import { createServer } from "node:http"
+import * as AppleWebhook from "../../../http/src/AppleWebhook.js"
 import { AppleConfig, AppleNotifications } from "@session-pro/stores"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import * as fs from "node:fs"
@@ -141,6 +146,56 @@ describe("Apple forgeries leave every table unchanged", () => {
       await rt.dispose()
     }
   })
+})
+
+describe("Apple webhook under garbage and mutated payloads (over loopback HTTP)", () => {
+  it(`${300 * SCALE} bodies: only 200/400/403, never 5xx, nothing stored but for genuine payloads`, async () => {
+    const genuine = notificationJws(chain, { type: "SUBSCRIBED", subtype: "INITIAL_BUY", signedDate: T, tx: { orig: "7200000001", tx: "7200000001", purchase: T, expires: T + 30 * DAY } })
+    const [h, p, sig] = genuine.split(".") as [string, string, string]
+    const mutateB64 = (b: string, i: number, c: string) => b.slice(0, i % (b.length || 1)) + c + b.slice((i % (b.length || 1)) + 1)
+    const bodies = fc.oneof(
+      fc.string().map((x) => x),
+      fc.json(),
+      fc.constantFrom("", "{}", "null", "[]", '{"signedPayload":1}', '{"signedPayload":null}', '{"signedPayload":""}', '{"signedPayload":"a.b.c"}',
+        '{"signedPayload":"' + "a".repeat(100_000) + '"}', "{".repeat(10_000)),
+      // the genuine JWS with one character of a segment replaced, or segments swapped/dropped
+      fc.tuple(fc.constantFrom(0, 1, 2), fc.nat(), fc.constantFrom("A", "_", "-", "=", ".", "+")).map(([seg, i, c]) =>
+        JSON.stringify({ signedPayload: [h, p, sig].map((x, k) => (k === seg ? mutateB64(x, i, c) : x)).join(".") })),
+      fc.constantFrom(`${h}.${p}`, `${p}.${h}.${sig}`, `${h}.${p}.${sig}.${sig}`, `${h}..${sig}`).map((jws) => JSON.stringify({ signedPayload: jws }))
+    )
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apple-fuzz-"))
+    const layer = HttpServer.serve(AppleWebhook.router).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provideMerge(AppleNotifications.layer(appleConfig())),
+      Layer.provideMerge(Backend.layerSqlite(path.join(dir, "pro.db")))
+    )
+    const rt = ManagedRuntime.make(layer as Layer.Layer<HttpServer.HttpServer | Database, unknown, never>)
+    try {
+      const address = (await rt.runPromise(HttpServer.HttpServer)).address
+      const url = `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}${AppleWebhook.PATH}`
+      const before = await rt.runPromise(state)
+      const seen = new Set<number>()
+      for (const body of fc.sample(bodies, 300 * SCALE)) {
+        const res = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json" } })
+        await res.text()
+        seen.add(res.status)
+        // a mutation can leave the JWS valid (e.g. '=' padding ignored): then it is the genuine one
+        if (res.status === 200) continue
+        expect([400, 403], body.slice(0, 200)).toContain(res.status)
+      }
+      const after = await rt.runPromise(state)
+      // only the genuine notification may have been stored (if a harmless mutation kept it valid)
+      for (const t of ["payments", "apple_notification_uuid_history"]) {
+        expect(after[t]!.length).toBeLessThanOrEqual(1)
+        if (t === "payments" && after[t]!.length === 1) expect(after[t]![0]).toContain("7200000001")
+      }
+      expect(after.users).toEqual(before.users)
+      expect(after.user_errors).toEqual(before.user_errors)
+      expect(seen.has(400) && seen.has(403)).toBe(true)
+    } finally {
+      await rt.dispose()
+    }
+  }, 120_000)
 })
 
 // ---------------------------------------------------------------------------------------------
