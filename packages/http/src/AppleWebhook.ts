@@ -11,13 +11,17 @@
  * Never a crash: any defect below is logged and answered 503 so Apple retries.
  *
  * Mount `router` (an `HttpRouter`) through `Server.makeApp({ extraRoutes })` when `with_platform_apple`
- * is on, with `AppleNotifications` provided (`layerFromServerConfig` builds it from `[apple]`).
+ * is on, with `AppleNotifications` provided (`layerFromServerConfig` builds it from `[apple]`), and
+ * register `extraRoute` in `ClientRoutes.ExtraRoutes` so onion requests reach it too (the
+ * server binary gets both from `Workers/Platforms.ts`).
  */
 import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { AppleCatchUp, AppleConfig, AppleNotifications, AppleSchemas } from "@session-pro/stores"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"
 import type { AppleConfig as ServerAppleConfig } from "./Config/ServerConfig.js"
+import type { ExtraRoute } from "./Routes/ClientRoutes.js"
+import type { RouteResponse } from "./Routes/Pages.js"
 
 export const PATH = "/apple_notifications_v2"
 /** Apple's payloads are a few KiB; anything near this is not a notification. */
@@ -27,6 +31,39 @@ const text = (status: number, body: string) =>
   body === "" ? HttpServerResponse.empty({ status }) : HttpServerResponse.text(body, { status })
 
 const decodeBody = Schema.decodeUnknownOption(Schema.parseJson(AppleSchemas.WebhookBody))
+
+/** The webhook's answer, whichever way the request arrived. */
+export interface WebhookAnswer {
+  readonly status: number
+  /** Plain text; "" = no body. */
+  readonly body: string
+}
+
+/** Body text (None: unreadable or too large) → answer. Never fails; a defect is answered 503. */
+const answer = (raw: Option.Option<string>): Effect.Effect<WebhookAnswer, never, AppleNotifications.AppleNotifications> =>
+  Effect.gen(function*() {
+    const body = Option.flatMap(raw, decodeBody)
+    if (Option.isNone(body)) {
+      yield* Effect.logWarning("Apple webhook: body is not {\"signedPayload\": <string>}")
+      return { status: 400, body: "Bad Request: expected {\"signedPayload\": \"<JWS>\"}" }
+    }
+    const svc = yield* AppleNotifications.AppleNotifications
+    return yield* svc.process(body.value.signedPayload).pipe(
+      Effect.as<WebhookAnswer>({ status: 200, body: "" }),
+      Effect.catchTags({
+        AppleVerificationError: (e) => Effect.succeed({ status: 403, body: `Forbidden: ${e.reason}` }),
+        AppleVerificationUnavailable: () => Effect.succeed({ status: 503, body: "Verification unavailable, retry later" }),
+        AppleProcessingError: () => Effect.succeed({ status: 503, body: "Not processed, retry later" })
+      })
+    )
+  }).pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.as(
+        Effect.logError("Apple webhook: unexpected defect; answering 503 so Apple redelivers", defect),
+        { status: 503, body: "Not processed, retry later" }
+      )
+    )
+  )
 
 /** The route handler; needs `AppleNotifications` and the request. */
 export const handler: Effect.Effect<
@@ -39,25 +76,43 @@ export const handler: Effect.Effect<
     HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)),
     Effect.option
   )
-  const body = Option.flatMap(raw, decodeBody)
-  if (Option.isNone(body)) {
-    yield* Effect.logWarning("Apple webhook: body is not {\"signedPayload\": <string>}")
-    return text(400, "Bad Request: expected {\"signedPayload\": \"<JWS>\"}")
-  }
-  const svc = yield* AppleNotifications.AppleNotifications
-  return yield* svc.process(body.value.signedPayload).pipe(
-    Effect.as(text(200, "")),
-    Effect.catchTags({
-      AppleVerificationError: (e) => Effect.succeed(text(403, `Forbidden: ${e.reason}`)),
-      AppleVerificationUnavailable: () => Effect.succeed(text(503, "Verification unavailable, retry later")),
-      AppleProcessingError: () => Effect.succeed(text(503, "Not processed, retry later"))
-    })
-  )
+  const a = yield* answer(raw)
+  return text(a.status, a.body)
 }).pipe(
   Effect.catchAllDefect((defect) =>
     Effect.as(Effect.logError("Apple webhook: unexpected defect; answering 503 so Apple redelivers", defect), text(503, "Not processed, retry later"))
   )
 )
+
+/** `HttpServerResponse.text`'s content type, so both ways answer with the same headers. */
+const TEXT_CONTENT_TYPE = "text/plain"
+
+/** An answer as an in-process route response (the bytes `handler` writes over HTTP). */
+export const toRouteResponse = (a: WebhookAnswer): RouteResponse => ({
+  status: a.status,
+  headers: a.body === "" ? {} : { "content-type": TEXT_CONTENT_TYPE },
+  body: new TextEncoder().encode(a.body)
+})
+
+/**
+ * The webhook as a `ClientRoutes.ExtraRoutes` entry (over the `AppleNotifications` in context), so
+ * it is also reachable through onion requests (`/oxen/v4/lsrpc`), as in the reference (protocol.md
+ * §2.6). Same answers as `handler`; `onAnswer` sees each one (e.g. the store metrics).
+ */
+export const extraRoute = (
+  onAnswer: (a: WebhookAnswer) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<ExtraRoute, never, AppleNotifications.AppleNotifications> =>
+  Effect.map(Effect.context<AppleNotifications.AppleNotifications>(), (ctx) => ({
+    path: PATH,
+    handle: (request) =>
+      answer(
+        request.body.length > MAX_BODY_BYTES ? Option.none() : Option.some(new TextDecoder().decode(request.body))
+      ).pipe(
+        Effect.tap(onAnswer),
+        Effect.map(toRouteResponse),
+        Effect.provide(ctx)
+      )
+  }))
 
 /** `POST /apple_notifications_v2` as an `HttpRouter` (for `Server.makeApp({ extraRoutes })`). */
 export const router = HttpRouter.empty.pipe(HttpRouter.post(PATH, handler))

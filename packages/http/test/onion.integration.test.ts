@@ -3,14 +3,18 @@
  * in-memory dev backend: the recorded `onion_roundtrip` requests, fresh client requests for both
  * ciphers, and an onion request nested inside another.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Backend } from "@session-pro/core"
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Backend, Database } from "@session-pro/core"
+import { AppleConfig, AppleNotifications } from "@session-pro/stores"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import * as OnionRequests from "../src/OnionRequests/index.js"
 import * as ClientRoutes from "../src/Routes/ClientRoutes.js"
+import * as AppleWebhook from "../src/AppleWebhook.js"
+import { BUNDLE, type Chain, DAY, makeChain, notificationJws } from "../../stores/test/appleTestKit.js"
 import { devServer, fromHex, text, vectors } from "./onionVectors.js"
 
 const NOW = vectors.http_exchanges.context.server_now_ms as number
@@ -124,4 +128,86 @@ describe("fresh client requests through ClientRoutes.dispatch", () => {
       expect(text(res.body)).toBe(OnionRequests.BAD_REQUEST_HTML)
     }).pipe(Effect.provide(services))
   )
+})
+
+describe("the Apple webhook through onion requests (ClientRoutes.ExtraRoutes, protocol.md §2.6)", () => {
+  let apple: Chain
+  let forger: Chain
+  beforeAll(() => {
+    apple = makeChain()
+    forger = makeChain({ name: "Forged" })
+  })
+  const appleServices = () => {
+    const notifications = AppleNotifications.layer({
+      bundleId: BUNDLE,
+      appAppleId: 1470168868,
+      environment: "Sandbox",
+      rootCertificates: [apple.root.der],
+      enableOnlineChecks: false,
+      productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
+      retryWindowMs: 0
+    })
+    return Layer.effect(ClientRoutes.ExtraRoutes, Effect.map(AppleWebhook.extraRoute(), (route) => [route])).pipe(
+      Layer.provideMerge(notifications),
+      Layer.provideMerge(services)
+    )
+  }
+  const body = (chain: Chain, orig: string) => {
+    const now = Date.now()
+    return JSON.stringify({
+      signedPayload: notificationJws(chain, { type: "SUBSCRIBED", subtype: "INITIAL_BUY", tx: { orig, tx: `${orig}1`, purchase: now, expires: now + DAY } })
+    })
+  }
+  const viaOnion = (json: string) =>
+    Effect.gen(function* () {
+      const req = Either.getOrThrow(OnionRequests.Client.buildRequest({
+        serverPublicKey: devServer.publicKey,
+        request: OnionRequests.Client.jsonRequest(AppleWebhook.PATH, json)
+      }))
+      const res = yield* post(req.body)
+      expect(res.status).toBe(200)
+      return Either.getOrThrow(OnionRequests.Client.decryptReply(req, res.body))
+    })
+  /** The plain HTTP route handler on the same body. */
+  const viaHttp = (json: string) =>
+    Effect.gen(function* () {
+      const request = HttpServerRequest.fromWeb(new Request(`http://localhost${AppleWebhook.PATH}`, { method: "POST", body: json }))
+      const res = HttpServerResponse.toWeb(yield* Effect.provideService(AppleWebhook.handler, HttpServerRequest.HttpServerRequest, request))
+      return { status: res.status, text: yield* Effect.promise(() => res.text()), contentType: res.headers.get("content-type") }
+    })
+  const count = (table: string) =>
+    Effect.flatMap(Database, (db) => db.sql.unsafe<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`)).pipe(
+      Effect.map((r) => Number(r[0]!.n)),
+      Effect.orDie
+    )
+
+  it("a forged notification gets the plain route's 403 inside the encrypted reply, and nothing is stored", () =>
+    Effect.runPromise(Effect.gen(function* () {
+      const forged = body(forger, "7000")
+      const plain = yield* viaHttp(forged)
+      expect(plain.status).toBe(403)
+      expect(plain.text).toMatch(/^Forbidden: /)
+      const reply = yield* viaOnion(forged)
+      expect(reply.code).toBe(403)
+      expect(text(reply.body)).toBe(plain.text)
+      expect(reply.headers["content-type"]).toBe(plain.contentType)
+      for (const table of ["payments", "apple_notification_uuid_history", "user_errors"]) expect(yield* count(table)).toBe(0)
+    }).pipe(Effect.provide(appleServices()))))
+
+  it("a genuine notification through an onion request is applied (200, empty body), a bad body is 400", () =>
+    Effect.runPromise(Effect.gen(function* () {
+      const reply = yield* viaOnion(body(apple, "7100"))
+      expect(reply.code).toBe(200)
+      expect(reply.body.length).toBe(0)
+      expect(yield* count("payments")).toBe(1)
+      expect(yield* count("apple_notification_uuid_history")).toBe(1)
+      const bad = yield* viaOnion("{}")
+      expect(bad.code).toBe(400)
+      expect(text(bad.body)).toBe((yield* viaHttp("{}")).text)
+    }).pipe(Effect.provide(appleServices()))))
+
+  it("without the registration the onion path does not reach the webhook (404)", () =>
+    Effect.runPromise(Effect.gen(function* () {
+      expect((yield* viaOnion(body(forger, "7200"))).code).toBe(404)
+    }).pipe(Effect.provide(services))))
 })

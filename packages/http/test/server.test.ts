@@ -9,8 +9,12 @@ import * as Net from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Either from "effect/Either"
 import { afterAll, describe, expect, it } from "vitest"
+import { makeChain, notificationJws } from "../../stores/test/appleTestKit.js"
+import * as OnionRequests from "../src/OnionRequests/index.js"
 import { openSqlite } from "../src/Workers/SqliteFile.js"
+import { devServer } from "./onionVectors.js"
 
 const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
 const TSX = NodePath.join(ROOT, "node_modules/.bin/tsx")
@@ -155,6 +159,31 @@ sandbox_env = true
     expect(
       (await http(s.port, "/apple_notifications_v2", { method: "POST", body: '{"signedPayload":"a.b.c"}' })).status
     ).toBe(403)
+    // ... and reachable through onion requests (protocol.md §2.6, ClientRoutes.ExtraRoutes): a forged
+    // notification (a well-formed chain that is not Apple's) gets the same 403 inside the encrypted
+    // reply as over plain HTTP, and nothing is stored (checked on the file below).
+    const now = Date.now()
+    const forged = JSON.stringify({
+      signedPayload: notificationJws(makeChain({ name: "Forged" }), {
+        type: "SUBSCRIBED",
+        subtype: "INITIAL_BUY",
+        bundleId: "com.loki-project.loki-messenger",
+        tx: { orig: "9000", tx: "9001", purchase: now, expires: now + DAY, bundleId: "com.loki-project.loki-messenger" }
+      })
+    })
+    const plain = await http(s.port, "/apple_notifications_v2", { method: "POST", body: forged, headers: { "content-type": "application/json" } })
+    expect(plain.status).toBe(403)
+    expect(plain.text).toMatch(/^Forbidden: /)
+    const onion = Either.getOrThrow(OnionRequests.Client.buildRequest({
+      serverPublicKey: devServer.publicKey,
+      request: OnionRequests.Client.jsonRequest("/apple_notifications_v2", forged)
+    }))
+    const outer = await fetch(`http://127.0.0.1:${s.port}/oxen/v4/lsrpc`, { method: "POST", body: onion.body, headers: { connection: "close" } })
+    expect(outer.status).toBe(200)
+    const reply = Either.getOrThrow(OnionRequests.Client.decryptReply(onion, new Uint8Array(await outer.arrayBuffer())))
+    expect(reply.code).toBe(403)
+    expect(new TextDecoder().decode(reply.body)).toBe(plain.text)
+    expect(reply.headers["content-type"]).toBe(plain.contentType)
 
     const health = await http(s.port, "/healthz")
     expect(health.status).toBe(200)
@@ -178,7 +207,8 @@ sandbox_env = true
     expect(metrics.text).toContain('session_pro_http_requests_total{route="/healthz",method="GET",status="200"} 1')
     expect(metrics.text).toContain('session_pro_http_requests_total{route="other",method="GET",status="404"} 1')
     expect(metrics.text).toContain("session_pro_http_request_duration_seconds_bucket")
-    expect(metrics.text).toContain('session_pro_store_notifications_failed_total{store="apple"} 2')
+    // 400 + 403 above, the forged one over plain HTTP and the same through the onion request
+    expect(metrics.text).toContain('session_pro_store_notifications_failed_total{store="apple"} 4')
 
     expect(await s.stop("SIGTERM")).toBe(0)
     expect(s.output()).toContain("Shutting down: draining")
@@ -188,6 +218,9 @@ sandbox_env = true
     expect(conn.prepare("SELECT payment_id, payment_provider FROM user_errors").all()).toEqual([
       { payment_id: "some-google-token", payment_provider: 1 }
     ])
+    // the forged notifications (plain and onion) left no trace
+    expect(conn.prepare("SELECT COUNT(*) AS n FROM payments").get()).toEqual({ n: 0 })
+    expect(conn.prepare("SELECT COUNT(*) AS n FROM apple_notification_uuid_history").get()).toEqual({ n: 0 })
     conn.close()
     expect(NodeFs.readFileSync(log, "utf8")).toContain("Listening on")
   })

@@ -1,7 +1,8 @@
 /**
  * The store platforms in the server binary (domain.md §13 steps 12-13), composed from the Apple
  * webhook module and the stores package:
- * - every HTTP process: `POST /apple_notifications_v2` with `AppleNotifications` (when Apple is on);
+ * - every HTTP process: `POST /apple_notifications_v2` with `AppleNotifications` (when Apple is on),
+ *   also registered in `ClientRoutes.ExtraRoutes` so onion requests reach it (protocol.md §2.6);
  * - the background process only: the Apple catch-up (at start, then hourly), the Google Pub/Sub
  *   consumer and the acknowledgement outbox worker (when Google is on). One Google consumer per
  *   deployment (FLAG-39): the background process is elected per host, and on PostgreSQL the
@@ -14,24 +15,49 @@ import { Effect, Layer, Schedule } from "effect"
 import * as AppleWebhook from "../AppleWebhook.js"
 import type { ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Metrics from "../Observability/Metrics.js"
+import { ExtraRoutes } from "../Routes/ClientRoutes.js"
 
 /** Routes for the app's `extraRoutes` seam (empty when Apple is off). */
 export const appleRouter = (config: ServerConfigShape) => (config.apple ? AppleWebhook.router : HttpRouter.empty)
 
+/** A webhook answer that arrived through an onion request counts in the store metrics like a plain one. */
+const countAppleAnswer = (a: AppleWebhook.WebhookAnswer) =>
+  Effect.sync(() => {
+    if (a.status === 200) Metrics.storeProcessed.inc({ store: "apple" })
+    else Metrics.storeFailed.inc({ store: "apple" })
+  })
+
 /**
- * `AppleNotifications` for the webhook route. When Apple is off the route is not mounted, so the
- * service is a placeholder that is never called (it keeps the app's type uniform).
+ * Adds the Apple webhook to `ClientRoutes.ExtraRoutes` (keeping any already registered), so
+ * `/oxen/v4/lsrpc` inner requests reach it as in the reference (protocol.md §2.6).
+ */
+const appleExtraRoutes = Layer.effect(
+  ExtraRoutes,
+  Effect.gen(function*() {
+    const existing = yield* ExtraRoutes
+    const route = yield* AppleWebhook.extraRoute(countAppleAnswer)
+    return [...existing.filter((r) => r.path !== route.path), route]
+  })
+)
+
+/**
+ * `AppleNotifications` for the webhook route, plus the webhook registered in `ExtraRoutes` (onion
+ * requests). When Apple is off the route is mounted neither way, so the service is a placeholder
+ * that is never called (it keeps the app's type uniform) and `ExtraRoutes` is left as it was.
  */
 type AppleLayer = ReturnType<typeof AppleWebhook.layerFromServerConfig>
 export const appleHttpLayer = (
   config: ServerConfigShape
-): Layer.Layer<AppleNotifications.AppleNotifications, Layer.Layer.Error<AppleLayer>, Layer.Layer.Context<AppleLayer>> =>
+): Layer.Layer<AppleNotifications.AppleNotifications | ExtraRoutes, Layer.Layer.Error<AppleLayer>, Layer.Layer.Context<AppleLayer>> =>
   config.apple
-    ? AppleWebhook.layerFromServerConfig(config.apple)
-    : Layer.sync(AppleNotifications.AppleNotifications, () => {
-      const off = Effect.dieMessage("Apple is not enabled in this deployment")
-      return { config: undefined as never, process: () => off, verify: () => off }
-    })
+    ? appleExtraRoutes.pipe(Layer.provideMerge(AppleWebhook.layerFromServerConfig(config.apple)))
+    : Layer.merge(
+      Layer.sync(AppleNotifications.AppleNotifications, () => {
+        const off = Effect.dieMessage("Apple is not enabled in this deployment")
+        return { config: undefined as never, process: () => off, verify: () => off }
+      }),
+      Layer.effect(ExtraRoutes, ExtraRoutes)
+    )
 
 const googleStatsSampler = Layer.scopedDiscard(
   Effect.gen(function*() {
