@@ -213,7 +213,7 @@ export const make = (options: GooglePubSubConsumerOptions) =>
     const session = Effect.gen(function*() {
       yield* bump("sessions")
       // Loaded on first use: the client library is heavy and most processes never consume.
-      const { PubSub } = yield* Effect.promise(() => import("@google-cloud/pubsub"))
+      const { PubSub, Duration: PubSubDuration } = yield* Effect.promise(() => import("@google-cloud/pubsub"))
       const client = yield* Effect.acquireRelease(
         Effect.sync(() =>
           new PubSub({
@@ -230,7 +230,9 @@ export const make = (options: GooglePubSubConsumerOptions) =>
         Effect.sync(() => {
           const s = client.subscription(options.subscriptionName, {
             flowControl: { maxMessages: options.maxMessages ?? 64, allowExcessMessages: false },
-            maxExtensionTime: Duration.toSeconds(options.maxExtension ?? "15 minutes") as never
+            // The library wants its own Duration: a plain number made the lease extender throw
+            // (`maxExtensionTime.totalOf is not a function`) from a timer, i.e. an uncaught exception.
+            maxExtensionTime: PubSubDuration.from({ seconds: Duration.toSeconds(options.maxExtension ?? "15 minutes") })
           })
           s.on("message", (m: Message) => Queue.unsafeOffer(queue, m))
           s.on("error", (e: unknown) => Deferred.unsafeDone(broken, Exit.fail(new StreamFailed(String(e)))))
