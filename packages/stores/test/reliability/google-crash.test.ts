@@ -124,3 +124,30 @@ describe("Google: consumer crash mid-burst, restart on the same file", () => {
     console.log(`google crash: ${logLines.length} log lines clean; ${ackedAtCrash.length}/${n} acked before the crash, all ${n} after the restart, each booked once`)
   }, 180_000)
 })
+
+describe("Google: a message held past the ack deadline", () => {
+  // Regression: the consumer passed maxExtensionTime as a number; the library's lease extender
+  // (which fires at a random point within 0.9 × the 10 s ack deadline while a message is held)
+  // then threw `maxExtensionTime.totalOf is not a function` from a timer — an uncaught exception
+  // that would take the server process down.
+  it("is kept leased (deadline extended) and handled once, with no uncaught exception", async () => {
+    const uncaught: Array<unknown> = []
+    const onError = (e: unknown) => void uncaught.push(e)
+    process.on("uncaughtException", onError)
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "google-lease-")), "pro.db")
+    api.delays.set("purchases.subscriptionsv2.get", 9_500)
+    try {
+      const token = realisticToken()
+      api.setSubscription(token, resource({ orderId: orderId(999), expiryMs: T0 + 30 * 86_400_000 }))
+      const id = pubsub.publish(SUB, rtdnSubscription(4, token, T0))
+      const c = await startConsumer(file)
+      await waitFor(() => pubsub.messagesOf(SUB).find((m) => m.messageId === id)?.state === "acked", 40_000, "ack after the slow fetch")
+      await c.crash()
+      expect(uncaught).toEqual([])
+      expect(bookedTokens(file).get(token)).toBe(1)
+    } finally {
+      api.delays.clear()
+      process.off("uncaughtException", onError)
+    }
+  }, 60_000)
+})
