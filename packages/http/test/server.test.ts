@@ -190,7 +190,8 @@ sandbox_env = true
     expect(JSON.parse(health.text)).toMatchObject({
       status: "ok",
       database: "ok",
-      workers: { "expiry-sweep": { alive: true }, backup: { alive: true } }
+      // Apple is on: its catch-up fiber is a background worker too
+      workers: { "expiry-sweep": { alive: true }, backup: { alive: true }, "apple-catch-up": { alive: true } }
     })
 
     if (routesMounted) {

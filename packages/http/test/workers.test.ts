@@ -3,7 +3,12 @@ import * as NodeHttp from "node:http"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, HashMap, Layer, List, LogLevel, Metric, Ref, TestClock } from "effect"
+import { Backend } from "@session-pro/core"
+import { Cause, Context, Deferred, Effect, Exit, HashMap, Layer, List, LogLevel, ManagedRuntime, Metric, Ref, Scope, TestClock } from "effect"
+import { AndroidPublisherFake } from "@session-pro/stores"
+import { PubSubFake } from "../../stores/test/fakes/PubSubFake.js"
+import type { ServerConfigShape } from "../src/Config/ServerConfig.js"
+import * as Platforms from "../src/Workers/Platforms.js"
 import {
   Backup,
   BackgroundWorkers,
@@ -13,6 +18,7 @@ import {
   MaintenanceEvents,
   planRotation,
   Reports,
+  track,
   WorkerHealth,
   type SweepSummary
 } from "../src/Workers/index.js"
@@ -399,6 +405,72 @@ describe("/healthz", () => {
       const dead = yield* OpsRoutes.health({ expectedWorkers: ["expiry-sweep"], role: "single process" })
       expect(dead.status).toBe(503)
     }).pipe(Effect.provide(deps(Effect.void))))
+
+  it.effect("Health.track: a layer's background fiber is a worker, alive while it runs; its end or failure is reported", () =>
+    Effect.gen(function*() {
+      const health = yield* WorkerHealth
+      const stopLoop = yield* Deferred.make<void, string>()
+      // Like the stores' layers: a service whose loop is forked while the layer is built.
+      class Svc extends Context.Tag("test/Svc")<Svc, { readonly n: number }>() {}
+      class Quiet extends Context.Tag("test/Quiet")<Quiet, number>() {}
+      const looping = Layer.scoped(Svc, Effect.as(Effect.forkScoped(Deferred.await(stopLoop)), { n: 1 }))
+      const scope = yield* Scope.make()
+      const ctx = yield* Layer.buildWithScope(
+        Layer.mergeAll(track("loop", looping), track("nothing", Layer.succeed(Quiet, 0))),
+        scope
+      )
+      expect(Context.get(ctx, Svc).n).toBe(1) // the layer's services pass through
+      const up = yield* OpsRoutes.health({ expectedWorkers: ["loop"], role: "single process" })
+      expect(up.status).toBe(200)
+      expect(up.body).toMatchObject({ workers: { loop: { alive: true, failures: 0 } } })
+      expect((yield* health.snapshot)["nothing"]).toBeUndefined() // forks nothing: never reported alive
+      yield* Deferred.fail(stopLoop, "stream broke")
+      yield* Effect.repeat(Effect.zipRight(Effect.yieldNow(), health.snapshot), { until: (snap) => snap["loop"]?.alive === false })
+      const down = yield* OpsRoutes.health({ expectedWorkers: ["loop"], role: "single process" })
+      expect(down.status).toBe(503)
+      expect(down.body).toMatchObject({ workers: { loop: { alive: false, failures: 1 } }, workers_down: ["loop"] })
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(deps(Effect.void))))
+
+  it("lists the Google consumer and acknowledgement outbox fibers while they run (Platforms.platformWorkers)", async () => {
+    const pubsub = await PubSubFake.start()
+    const api = await AndroidPublisherFake.AndroidPublisherFake.start()
+    const config = {
+      apple: undefined,
+      google: {
+        credentialsPath: "",
+        projectId: "test-project",
+        subscriptionName: "session-pro-sub",
+        packageName: "network.loki.messenger",
+        subscriptionProductId: "session_pro"
+      },
+      database: { _tag: "Sqlite", filename: ":memory:", url: "sqlite://:memory:" }
+    } as unknown as ServerConfigShape
+    expect(Platforms.platformWorkerNames(config)).toEqual([Platforms.GOOGLE_CONSUMER, Platforms.GOOGLE_ACK_OUTBOX])
+    expect(Platforms.platformWorkerNames({ ...config, apple: {} } as unknown as ServerConfigShape)).toEqual([
+      Platforms.APPLE_CATCH_UP,
+      Platforms.GOOGLE_CONSUMER,
+      Platforms.GOOGLE_ACK_OUTBOX
+    ])
+    expect(Platforms.platformWorkerNames({ ...config, google: undefined } as unknown as ServerConfigShape)).toEqual([])
+    const rt = ManagedRuntime.make(
+      Platforms.platformWorkers(config, { pubsubApiEndpoint: pubsub.endpoint, androidPublisherApiRoot: api.apiRoot }).pipe(
+        Layer.provideMerge(deps(Effect.void)),
+        Layer.provideMerge(Backend.layerSqlite(":memory:"))
+      )
+    )
+    try {
+      const h = await rt.runPromise(OpsRoutes.health({ expectedWorkers: Platforms.platformWorkerNames(config), role: "single process" }))
+      expect(h.status).toBe(200)
+      expect(h.body).toMatchObject({
+        workers: { [Platforms.GOOGLE_CONSUMER]: { alive: true }, [Platforms.GOOGLE_ACK_OUTBOX]: { alive: true } }
+      })
+    } finally {
+      await rt.dispose()
+      await pubsub.stop()
+      await api.stop()
+    }
+  })
 
   it.effect("503 when the database does not answer", () =>
     Effect.gen(function*() {

@@ -2,7 +2,7 @@
  * Liveness of the background workers for `GET /healthz`. A worker is alive while its loop fiber
  * runs; failed iterations are recorded but do not make it dead (the loop carries on, FLAG-11).
  */
-import { Clock, Context, Effect, Layer, Ref } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Fiber, Layer, Option, Ref, Supervisor } from "effect"
 
 export interface WorkerStatus {
   readonly alive: boolean
@@ -50,3 +50,40 @@ export const supervise = <E, R>(name: string, loop: Effect.Effect<never, E, R>) 
       Effect.forkScoped
     )
   })
+
+/**
+ * Reports the background fibers a layer forks while it is built (a loop owned by another package,
+ * e.g. the Apple catch-up, the Google Pub/Sub consumer or the acknowledgement outbox) as worker
+ * `name`: registered once the layer is built, stopped as soon as one of those fibers ends (they are
+ * meant to run for the layer's lifetime; a failure is recorded too). A layer that forks nothing is
+ * logged and left unregistered, so `/healthz` reports it down if it is expected.
+ */
+export const track = <ROut, E, RIn>(name: string, layer: Layer.Layer<ROut, E, RIn>): Layer.Layer<ROut, E, RIn | WorkerHealth> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      const health = yield* WorkerHealth
+      const supervisor = yield* Supervisor.track
+      const context = yield* Effect.supervised(Layer.build(layer), supervisor)
+      // The fibers still running once built (a helper fiber of the build itself has ended by now).
+      const fibers = yield* Effect.filter(yield* supervisor.value, (f) => Effect.map(Fiber.poll(f), Option.isNone))
+      if (fibers.length === 0) {
+        yield* Effect.logWarning(`Background worker ${name}: no fiber to watch; not reported alive`)
+        return context
+      }
+      yield* health.register(name)
+      yield* health.beat(name)
+      yield* Effect.raceAll(fibers.map((f) => Fiber.await(f))).pipe(
+        Effect.flatMap((exit) =>
+          Effect.gen(function*() {
+            if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+              yield* health.failed(name, Cause.pretty(exit.cause).split("\n")[0] ?? "failed")
+            }
+            yield* health.stopped(name)
+            yield* Effect.logWarning(`Background worker ${name} stopped`)
+          })
+        ),
+        Effect.forkScoped
+      )
+      return context
+    })
+  )

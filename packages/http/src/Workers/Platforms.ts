@@ -7,15 +7,23 @@
  *   consumer and the acknowledgement outbox worker (when Google is on). One Google consumer per
  *   deployment (FLAG-39): the background process is elected per host, and on PostgreSQL the
  *   consumer also holds an advisory-lock lease so several hosts cannot both consume.
- * The Google consumer's outcome counts are sampled into the store notification metrics.
+ * The Google consumer's outcome counts are sampled into the store notification metrics. Each of
+ * these fibers (catch-up, consumer, outbox) is listed in `/healthz`'s worker liveness.
  */
 import { HttpRouter } from "@effect/platform"
-import { AppleNotifications, GooglePlay, GooglePubSubConsumer } from "@session-pro/stores"
+import {
+  AndroidPublisher,
+  AppleNotifications,
+  GoogleAckOutboxWorker,
+  GooglePlayRtdn,
+  GooglePubSubConsumer
+} from "@session-pro/stores"
 import { Effect, Layer, Schedule } from "effect"
 import * as AppleWebhook from "../AppleWebhook.js"
 import type { ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Metrics from "../Observability/Metrics.js"
 import { ExtraRoutes } from "../Routes/ClientRoutes.js"
+import { track } from "./Health.js"
 
 /** Routes for the app's `extraRoutes` seam (empty when Apple is off). */
 export const appleRouter = (config: ServerConfigShape) => (config.apple ? AppleWebhook.router : HttpRouter.empty)
@@ -78,21 +86,61 @@ const googleStatsSampler = Layer.scopedDiscard(
   })
 )
 
-/** Background platform work; needs the core services (and SqlClient for the PostgreSQL lease). */
-export const platformWorkers = (config: ServerConfigShape) => {
+/** `/healthz` worker names of the platforms' background fibers (see `platformWorkerNames`). */
+export const APPLE_CATCH_UP = "apple-catch-up"
+export const GOOGLE_CONSUMER = "google-consumer"
+export const GOOGLE_ACK_OUTBOX = "google-ack-outbox"
+
+/** The platform workers the background process runs (and `/healthz` expects) for this config. */
+export const platformWorkerNames = (config: ServerConfigShape): ReadonlyArray<string> => [
+  ...(config.apple ? [APPLE_CATCH_UP] : []),
+  ...(config.google ? [GOOGLE_CONSUMER, GOOGLE_ACK_OUTBOX] : [])
+]
+
+/** Test / emulator endpoints (the server binary uses none). */
+export interface PlatformOverrides {
+  readonly pubsubApiEndpoint?: string | undefined
+  readonly androidPublisherApiRoot?: string | undefined
+}
+
+/**
+ * Google Play as `GooglePlay.layer` wires it (Android Publisher, RTDN handler, Pub/Sub consumer,
+ * acknowledgement outbox worker), with the consumer's and the outbox's fibers reported to
+ * `WorkerHealth` separately.
+ */
+const googleLayer = (google: NonNullable<ServerConfigShape["google"]>, overrides: PlatformOverrides) => {
+  const publisher = AndroidPublisher.layer({
+    packageName: google.packageName,
+    subscriptionProductId: google.subscriptionProductId,
+    credentialsPath: google.credentialsPath,
+    apiRoot: overrides.androidPublisherApiRoot
+  })
+  const rtdn = GooglePlayRtdn.layer({ packageName: google.packageName })
+  const consumer = track(
+    GOOGLE_CONSUMER,
+    GooglePubSubConsumer.layer({
+      projectId: google.projectId,
+      subscriptionName: google.subscriptionName,
+      credentialsPath: google.credentialsPath,
+      apiEndpoint: overrides.pubsubApiEndpoint
+    })
+  )
+  const ack = track(GOOGLE_ACK_OUTBOX, GoogleAckOutboxWorker.layer())
+  return Layer.mergeAll(consumer.pipe(Layer.provideMerge(rtdn)), ack).pipe(Layer.provideMerge(publisher))
+}
+
+/**
+ * Background platform work; needs the core services (and SqlClient for the PostgreSQL lease) and
+ * `WorkerHealth`, where each platform fiber is reported alive while it runs (`platformWorkerNames`).
+ */
+export const platformWorkers = (config: ServerConfigShape, overrides: PlatformOverrides = {}) => {
   // The catch-up applies missed notifications through the same AppleNotifications service.
   const apple = config.apple
-    ? AppleWebhook.layerCatchUpFromServerConfig(config.apple).pipe(Layer.provide(appleHttpLayer(config)))
+    ? track(APPLE_CATCH_UP, AppleWebhook.layerCatchUpFromServerConfig(config.apple)).pipe(Layer.provide(appleHttpLayer(config)))
     : Layer.empty
   const google = config.google
     ? googleStatsSampler.pipe(
-      Layer.provideMerge(GooglePlay.layer({
-        packageName: config.google.packageName,
-        subscriptionProductId: config.google.subscriptionProductId,
-        projectId: config.google.projectId,
-        subscriptionName: config.google.subscriptionName,
-        credentialsPath: config.google.credentialsPath
-      })),
+      Layer.provideMerge(googleLayer(config.google, overrides)),
       Layer.provide(
         config.database._tag === "Postgres"
           ? GooglePubSubConsumer.GoogleConsumerLease.pgAdvisoryLock()

@@ -194,7 +194,9 @@ const http = (config: ServerConfigShape, role: { expectedWorkers: ReadonlyArray<
 const allBackgroundWorkers = (config: ServerConfigShape) => [
   ExpirySweepWorker.NAME,
   ...(config.database._tag === "Sqlite" && config.database.filename !== ":memory:" ? [BackupWorker.NAME] : []),
-  ...(config.webhooks.length > 0 ? [ReportWorker.NAME] : [])
+  ...(config.webhooks.length > 0 ? [ReportWorker.NAME] : []),
+  // Apple catch-up, Google consumer and acknowledgement outbox, when those platforms are on
+  ...Platforms.platformWorkerNames(config)
 ]
 
 const listenText = (config: ServerConfigShape) =>
