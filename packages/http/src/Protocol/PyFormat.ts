@@ -3,6 +3,7 @@
  * floats, `type()` reprs, `repr()` of containers, the key dump of a searched object, the `…`
  * obfuscation, `json.dumps` with default separators (unsafe-logging dumps).
  */
+import { obfuscate } from "@session-pro/core"
 import type { PyValue } from "./PyJson.js"
 
 /** Python `repr(float)`: shortest round-trip digits, scientific outside 1e-4 <= |x| < 1e16. */
@@ -142,14 +143,8 @@ export const keyDump = (container: PyValue): string => {
   return container.type === "dict" ? `dictionary w/ keys: {${keys(container)}}` : "dictionary w/ keys: {FAILED TO EXTRACT KEYS}"
 }
 
-/** `obfuscate(s)` (code points): `s[:k] + "…" + s[-k:]`, `k = max(floor(n·0.3), 1)`, short strings kept. */
-export const obfuscate = (s: string): string => {
-  const cps = Array.from(s)
-  const n = cps.length
-  if (n < 3) return s
-  const k = Math.max(Math.floor(n * 0.3), 1)
-  return cps.slice(0, k).join("") + "\u2026" + cps.slice(n - k).join("")
-}
+/** `obfuscate(s)` (code points): the core domain's masking, re-exported for the protocol formatters. */
+export { obfuscate }
 
 /** Obfuscated unless unsafe logging is on. */
 export const mask = (s: string, unsafeLogging: boolean): string => (unsafeLogging ? s : obfuscate(s))
