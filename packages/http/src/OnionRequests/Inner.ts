@@ -8,6 +8,7 @@
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
+import { asciiJsonString } from "../Protocol/PyFormat.js"
 import { encodeStringList } from "./Bencode.js"
 
 /** What the dispatcher receives: one in-process HTTP request. */
@@ -155,24 +156,8 @@ export const parseInnerRequest = (plaintext: Uint8Array): Either.Either<InnerReq
 // ---------------------------------------------------------------------------------------------
 // inner reply (server side)
 
-/** Python `json.dumps` string literal with the default `ensure_ascii=True`. */
-export const pythonJsonString = (s: string): string => {
-  let out = '"'
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c === 0x22) out += '\\"'
-    else if (c === 0x5c) out += "\\\\"
-    else if (c === 0x0a) out += "\\n"
-    else if (c === 0x0d) out += "\\r"
-    else if (c === 0x09) out += "\\t"
-    else if (c === 0x08) out += "\\b"
-    else if (c === 0x0c) out += "\\f"
-    // Outside printable ASCII (incl. 0x7f): \uXXXX, UTF-16 code units = Python's surrogate pairs.
-    else if (c < 0x20 || c > 0x7e) out += "\\u" + c.toString(16).padStart(4, "0")
-    else out += s[i]
-  }
-  return out + '"'
-}
+/** Python `json.dumps` string literal with the default `ensure_ascii=True` (the protocol's formatter). */
+export const pythonJsonString: (s: string) => string = asciiJsonString
 
 /**
  * RMETA: Python `json.dumps({"code": status, "headers": {...}})` with default separators
