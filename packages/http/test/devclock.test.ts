@@ -10,17 +10,15 @@ import { Keys, ProClient, ServerRejected } from "@session-pro/http/client"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import { type ChildProcess, spawn } from "node:child_process"
-import * as Net from "node:net"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import * as DevClock from "../src/DevClock.js"
 import { WebhookSink } from "../src/Observability/Webhooks.js"
 import * as Server from "../src/Server.js"
 import { ExpirySweep, Maintenance, MaintenanceEvents, WorkerHealth } from "../src/Workers/index.js"
+import { killAllServers, spawnServer } from "./support/serverProcess.js"
 
 const DAY = 86_400_000
 const T0 = Date.parse("2026-03-01T10:00:00.000Z")
@@ -205,50 +203,15 @@ describe("fake clock: the Clock itself", () => {
 // ---------------------------------------------------------------------------------------------
 // the real binary
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
-const children: Array<ChildProcess> = []
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL")
-})
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = Net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as Net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
+afterAll(() => killAllServers())
 
 const startBinary = async (env: Record<string, string>) => {
-  const port = await freePort()
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-devclock-"))
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESH_PRO_")))
-  const proc = spawn(NodePath.join(ROOT, "node_modules/.bin/tsx"), ["packages/http/src/bin/server.ts"], {
-    cwd: ROOT,
-    env: {
-      ...clean,
-      SESH_PRO_BACKEND_HOST: "127.0.0.1",
-      SESH_PRO_BACKEND_PORT: String(port),
-      SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"),
-      ...env
-    },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  children.push(proc)
-  let out = ""
-  proc.stdout!.on("data", (d) => (out += d))
-  proc.stderr!.on("data", (d) => (out += d))
-  const deadline = Date.now() + 90_000
-  while (!/Listening on/.test(out)) {
-    if (proc.exitCode !== null) throw new Error(`server exited: ${out}`)
-    if (Date.now() > deadline) throw new Error(`server did not start: ${out}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  const { proc, port, output, waitFor } = await spawnServer({ SESH_PRO_BACKEND_DB_PATH: NodePath.join(dir, "pro.db"), ...env })
+  await waitFor(/Listening on/)
   return {
     base: `http://127.0.0.1:${port}`,
-    output: () => out,
+    output,
     stop: () => new Promise<void>((resolve) => {
       proc.once("exit", () => resolve())
       proc.kill("SIGTERM")

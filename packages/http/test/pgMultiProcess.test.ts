@@ -5,64 +5,20 @@
  * indexes (the runtime counter agrees); both sweep workers reach the same fake midnight and the sweep
  * runs once. The figures are printed so they can be quoted. Skipped visibly without PRO_TEST_PG_URL.
  *
- * The process harness is the one of server.test.ts in small (spawned in its own process group,
- * killed with it), kept here because that file is not exporting it.
+ * The server processes come from test/support/serverProcess.ts (own process group, killed with it).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import * as NodeCrypto from "node:crypto"
-import * as Net from "node:net"
-import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { Requests } from "../src/client/index.js"
+import { killAllServers, spawnServer } from "./support/serverProcess.js"
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
-const TSX = NodePath.join(ROOT, "node_modules/.bin/tsx")
 const DAY = 86_400_000
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = Net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as Net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-
-const children: Array<ChildProcess> = []
-afterAll(() => {
-  for (const c of children) {
-    try {
-      if (c.pid !== undefined) process.kill(-c.pid, "SIGKILL")
-    } catch {
-      // already gone
-    }
-  }
-})
+afterAll(() => killAllServers())
 
 const start = async (env: Record<string, string>) => {
-  const port = await freePort()
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESH_PRO_")))
-  const proc = spawn(TSX, ["packages/http/src/bin/server.ts"], {
-    cwd: ROOT,
-    env: { ...clean, SESH_PRO_BACKEND_HOST: "127.0.0.1", SESH_PRO_BACKEND_PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
-  children.push(proc)
-  let out = ""
-  proc.stdout!.on("data", (d) => (out += d))
-  proc.stderr!.on("data", (d) => (out += d))
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
-  const waitFor = async (re: RegExp, timeoutMs = 90_000) => {
-    const deadline = Date.now() + timeoutMs
-    while (!re.test(out)) {
-      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${re}:\n${out}`)
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${out}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  const { proc, port, output, exited, waitFor } = await spawnServer(env)
   const stop = async () => {
     proc.kill("SIGTERM")
     const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000)
@@ -70,7 +26,7 @@ const start = async (env: Record<string, string>) => {
     clearTimeout(timer)
     return code
   }
-  return { port, output: () => out, waitFor, stop }
+  return { port, output, waitFor: (re: RegExp, timeoutMs?: number) => waitFor(re, { timeoutMs }), stop }
 }
 
 const http = async (port: number, path: string, init?: RequestInit) => {

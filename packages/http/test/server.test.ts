@@ -8,28 +8,15 @@ import * as NodeFs from "node:fs"
 import * as Net from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Either from "effect/Either"
 import { afterAll, describe, expect, it } from "vitest"
 import { makeChain, notificationJws } from "../../stores/test/appleTestKit.js"
 import * as OnionRequests from "../src/OnionRequests/index.js"
 import { openSqlite } from "../src/Workers/SqliteFile.js"
 import { devServer } from "./onionVectors.js"
+import { killAllServers, ROOT, spawnServer } from "./support/serverProcess.js"
 
-const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
-const TSX = NodePath.join(ROOT, "node_modules/.bin/tsx")
-const BIN = "packages/http/src/bin/server.ts"
 const DAY = 86_400_000
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = Net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as Net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 const tmp = () => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "pro-server-"))
 
@@ -42,48 +29,19 @@ interface Running {
   readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
-const children: Array<ChildProcess> = []
 // Each server runs in its own process group (tsx wrapper + node + cluster workers): a failed test
 // kills the whole group, so no server outlives the run.
-afterAll(() => {
-  for (const c of children) {
-    try {
-      if (c.pid !== undefined) process.kill(-c.pid, "SIGKILL")
-    } catch {
-      // already gone
-    }
-  }
-})
+afterAll(() => killAllServers())
 
 const start = async (env: Record<string, string>, port?: number): Promise<Running> => {
-  const p = port ?? (await freePort())
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESH_PRO_")))
-  const proc = spawn(TSX, [BIN], {
-    cwd: ROOT,
-    env: { ...clean, SESH_PRO_BACKEND_HOST: "127.0.0.1", SESH_PRO_BACKEND_PORT: String(p), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
-  children.push(proc)
-  let out = ""
-  proc.stdout!.on("data", (d) => (out += d))
-  proc.stderr!.on("data", (d) => (out += d))
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
-  const waitFor = async (re: RegExp, count = 1, timeoutMs = 90_000) => {
-    const deadline = Date.now() + timeoutMs
-    const g = new RegExp(re.source, re.flags.includes("g") ? re.flags : re.flags + "g")
-    while ((out.match(g)?.length ?? 0) < count) {
-      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${re}:\n${out}`)
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${out}`)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  }
+  const s = await spawnServer(env, { port })
+  const { proc, exited } = s
   return {
     proc,
-    port: p,
-    output: () => out,
+    port: s.port,
+    output: s.output,
     exited,
-    waitFor,
+    waitFor: (re, count, timeoutMs) => s.waitFor(re, { count, timeoutMs }),
     stop: async (signal = "SIGTERM") => {
       proc.kill(signal)
       const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000)

@@ -5,21 +5,20 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Ed25519, hex as toHex } from "@session-pro/core"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as http from "node:http"
-import * as Net from "node:net"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Exchange, type VectorsFile } from "../../src/Conformance/Runner.js"
 import * as Logging from "../../src/Observability/Logging.js"
 import { WebhookSink } from "../../src/Observability/Webhooks.js"
 import * as Server from "../../src/Server.js"
+import { freePort, killAllServers, ROOT, spawnServer } from "../support/serverProcess.js"
 
-export const ROOT = fileURLToPath(new URL("../../../..", import.meta.url))
+export { ROOT }
 export const vectors: VectorsFile = JSON.parse(NodeFs.readFileSync(NodePath.join(ROOT, "test-vectors/vectors.json"), "utf8"))
 export const ctx = vectors.http_exchanges.context
 export const allExchanges: ReadonlyArray<Exchange> = [
@@ -133,23 +132,12 @@ export const post = (port: number, path: string, body: Uint8Array | string, head
     req.end(data)
   })
 
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = Net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as Net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-
 export const tmpDir = (prefix = "pro-rel-") => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), prefix))
 
 // ---------------------------------------------------------------------------------------------
 // the real binary
 
-const TSX = NodePath.join(ROOT, "node_modules/.bin/tsx")
-const BIN = "packages/http/src/bin/server.ts"
+export { freePort }
 
 export interface Running {
   readonly proc: ChildProcess
@@ -161,52 +149,24 @@ export interface Running {
   readonly kill: (signal: NodeJS.Signals) => Promise<void>
 }
 
-const children: Array<ChildProcess> = []
 /** Call from afterAll: no server outlives the run. */
-export const killAllChildren = () => {
-  for (const c of children) {
-    try {
-      if (c.pid !== undefined && c.exitCode === null) process.kill(-c.pid, "SIGKILL")
-    } catch {
-      // already gone
-    }
-  }
-}
+export const killAllChildren = killAllServers
 
 export const startServer = async (env: Record<string, string>, port?: number): Promise<Running> => {
-  const p = port ?? (await freePort())
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESH_PRO_")))
-  const proc = spawn(TSX, [BIN], {
-    cwd: ROOT,
-    env: { ...clean, SESH_PRO_BACKEND_HOST: "127.0.0.1", SESH_PRO_BACKEND_PORT: String(p), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
-  children.push(proc)
-  let out = ""
-  proc.stdout!.on("data", (d) => (out += d))
-  proc.stderr!.on("data", (d) => (out += d))
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)))
+  const s = await spawnServer(env, { port, pollMs: 50 })
   return {
-    proc,
-    port: p,
-    output: () => out,
-    exited,
-    waitFor: async (re, timeoutMs = 90_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (!re.test(out)) {
-        if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}) before ${re}:\n${out}`)
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${out}`)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    },
+    proc: s.proc,
+    port: s.port,
+    output: s.output,
+    exited: s.exited,
+    waitFor: (re, timeoutMs) => s.waitFor(re, { timeoutMs }),
     kill: async (signal) => {
       try {
-        process.kill(-proc.pid!, signal)
+        process.kill(-s.proc.pid!, signal)
       } catch {
         // already gone
       }
-      await exited
+      await s.exited
     }
   }
 }
