@@ -9,13 +9,12 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { Cause, Context, Effect, Layer, PubSub, Queue, Schedule } from "effect"
+import { Cause, Context, Effect, Layer, Schedule } from "effect"
 import type { DatabaseTarget } from "../Config/ServerConfig.js"
 import * as Metrics from "../Observability/Metrics.js"
 import { WebhookSink } from "../Observability/Webhooks.js"
 import { backupFileName, planRotation } from "./BackupRotation.js"
-import { supervise, WorkerHealth } from "./Health.js"
-import { MaintenanceEvents } from "./Maintenance.js"
+import { onEachNewDay, recordFailure } from "./DayLoop.js"
 import { openSqlite } from "./SqliteFile.js"
 
 export const NAME = "backup"
@@ -88,28 +87,12 @@ export const BackupWorker = Layer.scopedDiscard(
     const target = yield* BackupTarget
     if (target.file === undefined) return
     const file = target.file
-    const events = yield* MaintenanceEvents
-    const sub = yield* PubSub.subscribe(events)
-    const health = yield* WorkerHealth
-    yield* supervise(
-      NAME,
-      Effect.forever(
-        Effect.gen(function*() {
-          const ev = yield* Queue.take(sub)
-          if (ev.outcome === "already_done") return
-          yield* runBackup(file, ev.boundaryMs).pipe(
-            Effect.catchAllCause((cause) =>
-              Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.gen(function*() {
-                Metrics.backupRuns.inc({ outcome: "failed" })
-                Metrics.workerFailures.inc({ worker: NAME })
-                yield* health.failed(NAME, Cause.pretty(cause))
-                yield* Effect.logError(`Backup of ${file} failed`, cause)
-              })
-            )
-          )
-          yield* health.beat(NAME)
-        })
-      ).pipe(Effect.annotateLogs("logger", "PRO"))
-    )
+    yield* onEachNewDay(NAME, (ev) =>
+      runBackup(file, ev.boundaryMs).pipe(
+        Effect.tapErrorCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => Metrics.backupRuns.inc({ outcome: "failed" }))
+        ),
+        Effect.catchAllCause(recordFailure(NAME, `Backup of ${file} failed`))
+      ))
   })
 )
