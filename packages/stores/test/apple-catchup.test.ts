@@ -14,7 +14,7 @@ import * as crypto from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { BUNDLE, type Chain, DAY, makeChain, notificationJws } from "./appleTestKit.js"
+import { BUNDLE, type Chain, DAY, makeChain, notificationJws, notificationsConfig } from "./appleTestKit.js"
 
 let chain: Chain
 let server: http.Server
@@ -59,16 +59,8 @@ beforeAll(async () => {
 })
 afterAll(() => new Promise<void>((r) => server.close(() => r())))
 
-const notifConfig = (): AppleConfig.AppleNotificationsConfig => ({
-  bundleId: BUNDLE,
-  appAppleId: 1470168868,
-  environment: "Sandbox",
-  rootCertificates: [chain.root.der],
-  enableOnlineChecks: false,
-  productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
-  // Production retention: failures within it are retried by catch-up.
-  retryWindowMs: 567_000_000
-})
+// Production retention: failures within it are retried by catch-up.
+const notifConfig = (): AppleConfig.AppleNotificationsConfig => notificationsConfig(chain, { retryWindowMs: 567_000_000 })
 const catchUpConfig = (): AppleCatchUp.AppleCatchUpConfig => ({
   signingKey,
   keyId: "KEY123",

@@ -16,6 +16,7 @@ import {
   HOUR,
   makeChain,
   notificationJws,
+  notificationsConfig,
   type NotificationSpec,
   PRODUCT_1M,
   PRODUCT_3M,
@@ -31,16 +32,8 @@ beforeAll(() => {
   otherChain = makeChain({ name: "Other" })
 })
 
-const config = (over: Partial<AppleConfig.AppleNotificationsConfig> = {}): AppleConfig.AppleNotificationsConfig => ({
-  bundleId: BUNDLE,
-  appAppleId: 1470168868,
-  environment: "Sandbox",
-  rootCertificates: [chain.root.der],
-  enableOnlineChecks: false,
-  productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
-  retryWindowMs: 0,
-  ...over
-})
+const config = (over: Partial<AppleConfig.AppleNotificationsConfig> = {}): AppleConfig.AppleNotificationsConfig =>
+  notificationsConfig(chain, { retryWindowMs: 0, ...over })
 
 const makeLayer = (over: Partial<AppleConfig.AppleNotificationsConfig> = {}) =>
   AppleNotifications.layer(config(over)).pipe(Layer.provideMerge(Backend.layerSqlite(":memory:")))

@@ -15,22 +15,14 @@ import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
-import { BUNDLE, type Chain, DAY, makeChain, notificationJws } from "./appleTestKit.js"
+import { BUNDLE, type Chain, DAY, makeChain, notificationJws, notificationsConfig } from "./appleTestKit.js"
 
 let chain: Chain
 beforeAll(() => {
   chain = makeChain()
 })
 
-const config = (): AppleConfig.AppleNotificationsConfig => ({
-  bundleId: BUNDLE,
-  appAppleId: 1470168868,
-  environment: "Sandbox",
-  rootCertificates: [chain.root.der],
-  enableOnlineChecks: false,
-  productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
-  retryWindowMs: 0
-})
+const config = (): AppleConfig.AppleNotificationsConfig => notificationsConfig(chain, { retryWindowMs: 0 })
 
 const serverLayer = (notifications: Layer.Layer<AppleNotifications.AppleNotifications, never, any>) =>
   HttpServer.serve(AppleWebhook.router).pipe(

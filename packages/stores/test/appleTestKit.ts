@@ -9,6 +9,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { AppleConfig } from "@session-pro/stores"
 
 export interface Cert {
   readonly der: Buffer
@@ -208,3 +209,22 @@ export const notificationJws = (chain: Chain, spec: NotificationSpec): string =>
     ...(spec.summary ? { summary: spec.summary } : {})
   })
 }
+
+/**
+ * The notifications configuration of the tests: the test bundle, Sandbox, `chain`'s root as the
+ * only trusted root, no online checks, the default product plans; `over` on top (retryWindowMs
+ * defaults to 0: no retries).
+ */
+export const notificationsConfig = (
+  chain: Chain,
+  over: Partial<AppleConfig.AppleNotificationsConfig> = {}
+): AppleConfig.AppleNotificationsConfig => ({
+  bundleId: BUNDLE,
+  appAppleId: 1470168868,
+  environment: "Sandbox",
+  rootCertificates: [chain.root.der],
+  enableOnlineChecks: false,
+  productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
+  retryWindowMs: 0,
+  ...over
+})

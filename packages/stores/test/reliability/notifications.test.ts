@@ -22,7 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GooglePlayRtdn, type MessageOutcome } from "../../src/Google/GooglePlayRtdn.js"
-import { BUNDLE, type Chain, chainJws, DAY, makeChain, notificationJws, tamper } from "../appleTestKit.js"
+import { BUNDLE, type Chain, chainJws, DAY, makeChain, notificationJws, notificationsConfig, tamper } from "../appleTestKit.js"
 import { AndroidPublisherFake } from "../fakes/AndroidPublisherFake.js"
 import { googleLayer, PRODUCT, randomToken, resource, rtdnSubscription } from "../google-helpers.js"
 
@@ -52,15 +52,7 @@ beforeAll(() => {
   other = makeChain({ name: "Evil" })
 })
 
-const appleConfig = (): AppleConfig.AppleNotificationsConfig => ({
-  bundleId: BUNDLE,
-  appAppleId: 1470168868,
-  environment: "Sandbox",
-  rootCertificates: [chain.root.der],
-  enableOnlineChecks: false,
-  productPlans: AppleConfig.DEFAULT_PRODUCT_PLANS,
-  retryWindowMs: 3 * DAY
-})
+const appleConfig = (): AppleConfig.AppleNotificationsConfig => notificationsConfig(chain, { retryWindowMs: 3 * DAY })
 
 const appleRuntime = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apple-rel-"))
