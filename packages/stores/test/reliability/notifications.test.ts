@@ -22,7 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GooglePlayRtdn, type MessageOutcome } from "../../src/Google/GooglePlayRtdn.js"
-import { BUNDLE, type Chain, chainJws, DAY, makeChain, notificationJws, notificationsConfig, tamper } from "../appleTestKit.js"
+import { type Chain, chainJws, DAY, makeChain, notificationJws, notificationsConfig, tamper } from "../appleTestKit.js"
 import { AndroidPublisherFake } from "../fakes/AndroidPublisherFake.js"
 import { googleLayer, PRODUCT, randomToken, resource, rtdnSubscription } from "../google-helpers.js"
 
