@@ -22,7 +22,7 @@ import {
   Revocations,
   UserErrors
 } from "@session-pro/core"
-import { Clock, Console, Effect, Option } from "effect"
+import { Clock, Console, Context, Effect, Option } from "effect"
 import * as NodeFs from "node:fs"
 import { describeTarget } from "./CliConfig.js"
 import { cliError } from "./Errors.js"
@@ -76,41 +76,56 @@ export const parseUserErrorItems = (text: string, withFlag: boolean): Array<User
   return items
 }
 
+/** One item's outcome: the suffix shown after it and whether it counts as done. */
+type ItemOutcome = readonly [suffix: string, counted: boolean]
+
+/** Clears one user error in its own transaction. */
+const deleteUserError = (ue: Context.Tag.Service<typeof UserErrors>, it: UserErrorItem) =>
+  Effect.map(
+    Database.transaction(ue.delete({ provider: it.provider as 1 | 2, paymentId: it.paymentId })),
+    (deleted): ItemOutcome => (deleted ? [" (deleted)", true] : [" (skipped - not found)", false])
+  )
+
+/** The user-error subcommands' run: parse, apply each item (nothing on a dry run), print the summary. */
+const runUserErrorItems = <E, R>(
+  o: { readonly items: string; readonly dryRun: boolean },
+  withFlag: boolean,
+  summary: string,
+  label: (it: UserErrorItem) => string,
+  apply: (ue: Context.Tag.Service<typeof UserErrors>, it: UserErrorItem) => Effect.Effect<ItemOutcome, E, R>
+) =>
+  Effect.gen(function*() {
+    const items = parseUserErrorItems(o.items, withFlag)
+    if (typeof items === "string") return yield* fail(items)
+    if (items.length === 0) return yield* Console.log("No items to process")
+    const ue = yield* UserErrors
+    const lines: Array<string> = []
+    let count = 0
+    for (const [i, it] of items.entries()) {
+      const [suffix, counted]: ItemOutcome = o.dryRun ? [" (dry-run)", true] : yield* apply(ue, it)
+      if (counted) count++
+      lines.push(`  ${nn(i)} ${label(it)}${suffix}`)
+    }
+    yield* Console.log([`${summary} ${count}/${items.length} user errors`, ...lines].join("\n"))
+  })
+
 const userErrorSet = Command.make(
   "set",
   { ...dbOptions, dryRun: dryRunOption, items: Args.text({ name: "items" }).pipe(Args.withDescription('"<provider>:<payment id>=<true|false>[,…]"; provider 1 = Google (purchase token), 2 = Apple (original transaction id)')) },
   (o) =>
     withDatabase(o, () =>
-      Effect.gen(function*() {
-        const items = parseUserErrorItems(o.items, true)
-        if (typeof items === "string") return yield* fail(items)
-        if (items.length === 0) return yield* Console.log("No items to process")
-        const ue = yield* UserErrors
-        const lines: Array<string> = []
-        let count = 0
-        for (const [i, it] of items.entries()) {
-          const provider = it.provider as 1 | 2
-          let suffix: string
-          if (o.dryRun) {
-            suffix = " (dry-run)"
-            count++
-          } else if (it.flag) {
-            const added = yield* Database.transaction(Effect.gen(function*() {
+      runUserErrorItems(o, true, "Set", (it) => `${it.provider}:${it.paymentId} = ${it.flag ? "True" : "False"}`, (ue, it) =>
+        it.flag
+          ? Effect.map(
+            Database.transaction(Effect.gen(function*() {
+              const provider = it.provider as 1 | 2
               if (yield* ue.has({ provider, paymentId: it.paymentId })) return false
               yield* ue.add({ provider, paymentId: it.paymentId, unixTsMs: yield* Clock.currentTimeMillis })
               return true
-            }))
-            suffix = added ? " (added)" : " (skipped - already exists)"
-            if (added) count++
-          } else {
-            const deleted = yield* Database.transaction(ue.delete({ provider, paymentId: it.paymentId }))
-            suffix = deleted ? " (deleted)" : " (skipped - not found)"
-            if (deleted) count++
-          }
-          lines.push(`  ${nn(i)} ${it.provider}:${it.paymentId} = ${it.flag ? "True" : "False"}${suffix}`)
-        }
-        yield* Console.log([`Set ${count}/${items.length} user errors`, ...lines].join("\n"))
-      })
+            })),
+            (added): ItemOutcome => (added ? [" (added)", true] : [" (skipped - already exists)", false])
+          )
+          : deleteUserError(ue, it))
     )
 ).pipe(
   Command.withDescription(
@@ -129,27 +144,7 @@ const userErrorDelete = Command.make(
   { ...dbOptions, dryRun: dryRunOption, items: Args.text({ name: "items" }).pipe(Args.withDescription('"<provider>:<payment id>[,…]"')) },
   (o) =>
     withDatabase(o, () =>
-      Effect.gen(function*() {
-        const items = parseUserErrorItems(o.items, false)
-        if (typeof items === "string") return yield* fail(items)
-        if (items.length === 0) return yield* Console.log("No items to process")
-        const ue = yield* UserErrors
-        const lines: Array<string> = []
-        let count = 0
-        for (const [i, it] of items.entries()) {
-          let suffix: string
-          if (o.dryRun) {
-            suffix = " (dry-run)"
-            count++
-          } else {
-            const deleted = yield* Database.transaction(ue.delete({ provider: it.provider as 1 | 2, paymentId: it.paymentId }))
-            suffix = deleted ? " (deleted)" : " (skipped - not found)"
-            if (deleted) count++
-          }
-          lines.push(`  ${nn(i)} ${it.provider}:${it.paymentId}${suffix}`)
-        }
-        yield* Console.log([`Deleted ${count}/${items.length} user errors`, ...lines].join("\n"))
-      })
+      runUserErrorItems(o, false, "Deleted", (it) => `${it.provider}:${it.paymentId}`, deleteUserError)
     )
 ).pipe(
   Command.withDescription(
