@@ -35,41 +35,34 @@ const lookup = (container: PyValue, key: string, errs: Errors): PyValue | undefi
   return v
 }
 
+/** The value at `key` when it is of type `type`; otherwise the reference's message naming `noun`. */
+const readTyped = <T extends PyValue["type"]>(type: T, noun: string) =>
+(container: PyValue, key: string, errs: Errors): (PyValue & { readonly type: T }) | undefined => {
+  const v = lookup(container, key, errs)
+  if (v === undefined) return undefined
+  if (v.type === type) return v as PyValue & { readonly type: T }
+  errs.add(`Key "${key}" value was not ${noun}: "${typeText(v, errs.options)}"`)
+  return undefined
+}
+
+const intValue = readTyped("int", "an integer")
+const strValue = readTyped("str", "a string")
+const boolValue = readTyped("bool", "a bool")
+
 /**
  * An integer. D4a: JSON booleans are *not* integers here (the reference accepts them because
  * `isinstance(True, int)`), so `false`/`true` get the "not an integer" message with `<class 'bool'>`.
  */
-export const readInt = (container: PyValue, key: string, errs: Errors): bigint | undefined => {
-  const v = lookup(container, key, errs)
-  if (v === undefined) return undefined
-  if (v.type === "int") return v.value
-  errs.add(`Key "${key}" value was not an integer: "${typeText(v, errs.options)}"`)
-  return undefined
-}
+export const readInt = (container: PyValue, key: string, errs: Errors): bigint | undefined =>
+  intValue(container, key, errs)?.value
 
-export const readStr = (container: PyValue, key: string, errs: Errors): string | undefined => {
-  const v = lookup(container, key, errs)
-  if (v === undefined) return undefined
-  if (v.type === "str") return v.value
-  errs.add(`Key "${key}" value was not a string: "${typeText(v, errs.options)}"`)
-  return undefined
-}
+export const readStr = (container: PyValue, key: string, errs: Errors): string | undefined =>
+  strValue(container, key, errs)?.value
 
-export const readObject = (container: PyValue, key: string, errs: Errors): PyDict | undefined => {
-  const v = lookup(container, key, errs)
-  if (v === undefined) return undefined
-  if (v.type === "dict") return v
-  errs.add(`Key "${key}" value was not an object: "${typeText(v, errs.options)}"`)
-  return undefined
-}
+export const readObject: (container: PyValue, key: string, errs: Errors) => PyDict | undefined = readTyped("dict", "an object")
 
-export const readBool = (container: PyValue, key: string, errs: Errors): boolean | undefined => {
-  const v = lookup(container, key, errs)
-  if (v === undefined) return undefined
-  if (v.type === "bool") return v.value
-  errs.add(`Key "${key}" value was not a bool: "${typeText(v, errs.options)}"`)
-  return undefined
-}
+export const readBool = (container: PyValue, key: string, errs: Errors): boolean | undefined =>
+  boolValue(container, key, errs)?.value
 
 /** Whether an optional key is present (dev fields are only read when present). */
 export const has = (container: PyValue, key: string): boolean => container.type === "dict" && container.entries.has(key)
