@@ -156,6 +156,18 @@ export const PG_V9: ReadonlyArray<string> = [
   `INSERT INTO schema_version (id, version) SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version)`
 ]
 
+/** v10 lookups, the same text in SQLite and Postgres: entitlement (§5.9), sweep (§6.11), chains (§6.1/6.9), redeem by Apple tx id. */
+const V10_INDEXES: ReadonlyArray<string> = [
+  `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
+  `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
+  `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
+  `CREATE INDEX IF NOT EXISTS payments_google_order ON payments (google_order_id)`,
+  `CREATE INDEX IF NOT EXISTS payments_apple_original_tx ON payments (apple_original_tx_id)`,
+  `CREATE INDEX IF NOT EXISTS payments_apple_tx ON payments (apple_tx_id)`,
+  `CREATE INDEX IF NOT EXISTS apple_notification_uuid ON apple_notification_uuid_history (uuid)`,
+  `CREATE INDEX IF NOT EXISTS google_notification_message ON google_notification_history (message_id)`
+]
+
 /**
  * Our additive migrations (schema versions 10+). Never alter a v9 column; only new tables/indexes.
  * Each entry is [version, sqlite statements, pg statements].
@@ -164,15 +176,7 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
   [
     10,
     [
-      // Lookups: entitlement (§5.9), sweep (§6.11), chains (§6.1/6.9), redeem by Apple tx id.
-      `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
-      `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
-      `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
-      `CREATE INDEX IF NOT EXISTS payments_google_order ON payments (google_order_id)`,
-      `CREATE INDEX IF NOT EXISTS payments_apple_original_tx ON payments (apple_original_tx_id)`,
-      `CREATE INDEX IF NOT EXISTS payments_apple_tx ON payments (apple_tx_id)`,
-      `CREATE INDEX IF NOT EXISTS apple_notification_uuid ON apple_notification_uuid_history (uuid)`,
-      `CREATE INDEX IF NOT EXISTS google_notification_message ON google_notification_history (message_id)`,
+      ...V10_INDEXES,
       // D4c: durable Google acknowledgement outbox.
       `CREATE TABLE IF NOT EXISTS google_ack_outbox (
         id                      INTEGER PRIMARY KEY NOT NULL,
@@ -194,14 +198,7 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
       )`
     ],
     [
-      `CREATE INDEX IF NOT EXISTS payments_master_pkey ON payments (master_pkey)`,
-      `CREATE INDEX IF NOT EXISTS payments_status_expiry ON payments (status, expiry_unix_ts_ms)`,
-      `CREATE INDEX IF NOT EXISTS payments_google_token ON payments (google_payment_token)`,
-      `CREATE INDEX IF NOT EXISTS payments_google_order ON payments (google_order_id)`,
-      `CREATE INDEX IF NOT EXISTS payments_apple_original_tx ON payments (apple_original_tx_id)`,
-      `CREATE INDEX IF NOT EXISTS payments_apple_tx ON payments (apple_tx_id)`,
-      `CREATE INDEX IF NOT EXISTS apple_notification_uuid ON apple_notification_uuid_history (uuid)`,
-      `CREATE INDEX IF NOT EXISTS google_notification_message ON google_notification_history (message_id)`,
+      ...V10_INDEXES,
       `CREATE TABLE IF NOT EXISTS google_ack_outbox (
         id                      SERIAL PRIMARY KEY,
         purchase_token          TEXT NOT NULL,
