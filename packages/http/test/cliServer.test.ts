@@ -1,23 +1,9 @@
 /**
- * `server …` commands against a server on loopback: the real HTTP adapter (packages/http/src/Server.ts
- * over a dev-mode SQLite backend) — and, so the commands stay testable without it, a minimal
- * stand-in: plain node:http routing the five JSON routes to the same core operations (every
- * signature, proof and revocation is real; only the adapter's field parsing is skipped).
+ * `server …` commands against the real HTTP adapter (packages/http/src/Server.ts over a dev-mode
+ * SQLite backend) on loopback.
  */
-import {
-  Backend,
-  DEV_BACKEND_SEED,
-  Ed25519,
-  fromHex,
-  getProDetailsHash,
-  hex,
-  Payments,
-  proofToJson,
-  Proofs,
-  proPlanFromString,
-  Revocations
-} from "@session-pro/core"
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
+import { Backend, DEV_BACKEND_SEED, Ed25519, hex } from "@session-pro/core"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import type { AddressInfo } from "node:net"
@@ -27,71 +13,6 @@ import { query, runCli, SALT, tmpDir } from "./cliHarness.js"
 
 const DEV_PUB = hex(Ed25519.publicKeyFromSeed(DEV_BACKEND_SEED))
 const seedHex = (b: number) => hex(new Uint8Array(32).fill(b))
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any
-const routes: Record<string, (b: Json) => Effect.Effect<unknown, unknown, Backend.BackendServices>> = {
-  add_pro_payment: (b) =>
-    Effect.gen(function*() {
-      const tx = b.payment_tx
-      // What the HTTP parser does before the core (P§2.1 step 4).
-      if (tx.provider !== 1 && tx.provider !== 2) {
-        return yield* Effect.fail({ _tag: "RequestRejected", status: 2, errors: ["Bad payment provider given"] })
-      }
-      const proof = yield* Proofs.addProPayment({
-        version: b.version,
-        masterPkey: fromHex(b.master_pkey),
-        rotatingPkey: fromHex(b.rotating_pkey),
-        masterSig: fromHex(b.master_sig),
-        rotatingSig: fromHex(b.rotating_sig),
-        paymentTx: tx.provider === 1
-          ? { provider: 1, googlePaymentToken: tx.google_payment_token, googleOrderId: tx.google_order_id }
-          : tx.provider === 2
-          ? { provider: 2, appleTxId: tx.apple_tx_id }
-          : { provider: 3, rangeproofOrderId: tx.rangeproof_order_id },
-        dev: {
-          ...(b.dev_plan !== undefined ? { plan: proPlanFromString(b.dev_plan) } : {}),
-          ...(b.dev_duration_ms !== undefined ? { durationMs: b.dev_duration_ms } : {}),
-          ...(b.dev_auto_renewing !== undefined ? { autoRenewing: b.dev_auto_renewing } : {})
-        }
-      })
-      return proofToJson(proof)
-    }),
-  generate_pro_proof: (b) =>
-    Effect.map(
-      Proofs.generateProProof({
-        version: b.version,
-        masterPkey: fromHex(b.master_pkey),
-        rotatingPkey: fromHex(b.rotating_pkey),
-        masterSig: fromHex(b.master_sig),
-        rotatingSig: fromHex(b.rotating_sig),
-        unixTsMs: b.unix_ts_ms
-      }),
-      proofToJson
-    ),
-  get_pro_revocations: (b) =>
-    Effect.flatMap(Revocations, (r) => r.list(b.ticket)).pipe(Effect.map((l) => ({ ...l, retry_in_s: 86400, version: b.version }))),
-  // A stand-in for the details route: signature check plus the payment count.
-  get_pro_details: (b) =>
-    Effect.gen(function*() {
-      const master = fromHex(b.master_pkey)
-      if (!Ed25519.verify(fromHex(b.master_sig), getProDetailsHash(b.version, master, b.unix_ts_ms, b.count), master)) {
-        return yield* Effect.fail({ _tag: "RequestRejected", status: 2, errors: ["Signature failed to be verified"] })
-      }
-      const rows = yield* query(`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = X'${b.master_pkey}'`)
-      return { version: 0, payments_total: Number(rows[0]!.n) }
-    }),
-  set_payment_refund_requested: (b) =>
-    Effect.flatMap(Payments, (p) =>
-      p.setRefundRequested({
-        version: b.version,
-        masterPkey: fromHex(b.master_pkey),
-        masterSig: fromHex(b.master_sig),
-        unixTsMs: b.unix_ts_ms,
-        refundRequestedUnixTsMs: b.refund_requested_unix_ts_ms,
-        paymentTx: { provider: 2, appleTxId: b.payment_tx.apple_tx_id }
-      })).pipe(Effect.map((r) => ({ ...r, version: 0 })))
-}
 
 interface Running {
   readonly url: string
@@ -113,47 +34,7 @@ const startRealServer = async (dbUrl: string): Promise<Running> => {
   return { url: `http://127.0.0.1:${(node.address() as AddressInfo).port}`, close: () => runtime.dispose() }
 }
 
-const startLoopback = async (dbUrl: string): Promise<Running> => {
-  const runtime = ManagedRuntime.make(Backend.layer({ url: dbUrl, settings: { dev: true }, bootstrap: { salt: SALT } }))
-  const server = NodeHttp.createServer((req, res) => {
-    let body = ""
-    req.on("data", (c) => (body += c))
-    req.on("end", async () => {
-      const handler = req.method === "POST" ? routes[(req.url ?? "").slice(1)] : undefined
-      if (!handler) {
-        res.writeHead(404, { "content-type": "text/html" }).end("<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n")
-        return
-      }
-      const exit = await runtime.runPromiseExit(Effect.suspend(() => handler(JSON.parse(body))))
-      let envelope: unknown
-      if (Exit.isSuccess(exit)) envelope = { result: exit.value, status: 0 }
-      else {
-        const f = Cause.failureOption(exit.cause)
-        const e = Option.getOrUndefined(f) as { _tag?: string; status?: number; errors?: Array<string> } | undefined
-        if (e?._tag !== "RequestRejected") {
-          res.writeHead(500, { "content-type": "text/html" }).end("<h1>Internal Server Error</h1>")
-          return
-        }
-        envelope = { errors: e.errors, status: e.status }
-      }
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(envelope) + "\n")
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  await runtime.runPromise(Effect.void) // bootstrap the database before the CLI reads it
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-      await runtime.dispose()
-    }
-  }
-}
-
-const realServerThere = NodeFs.existsSync(NodePath.join(import.meta.dirname, "../src/Server.ts"))
-const servers: Array<[string, (dbUrl: string) => Promise<Running>]> = [["the stand-in", startLoopback]]
-if (realServerThere) servers.unshift(["the real server", startRealServer])
-else describe("server commands against the real server", () => it.skip("skipped: packages/http/src/Server.ts is not there yet", () => {}))
+const servers: Array<[string, (dbUrl: string) => Promise<Running>]> = [["the real server", startRealServer]]
 
 describe.each(servers)("server commands against %s on loopback", (_name, start) => {
   let dir: string
