@@ -16,7 +16,7 @@ import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
 import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
 import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
-import { Clock, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { loadConfig, ServerConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Logging from "../Observability/Logging.js"
 import { formatTime } from "../Observability/Logging.js"
@@ -36,23 +36,7 @@ import * as ReportWorker from "../Workers/ReportWorker.js"
 
 const DRAIN_TIMEOUT_MS = 10_000
 
-
 const logPro = <A, E, R>(e: Effect.Effect<A, E, R>) => Effect.annotateLogs(e, "logger", "PRO")
-
-/** A wall clock that starts at `fake_clock` and runs on in real time (dev only). */
-const fakeClock = (startMs: number): Clock.Clock => {
-  const real = Clock.make()
-  const offset = startMs - real.unsafeCurrentTimeMillis()
-  const nanos = BigInt(offset) * 1_000_000n
-  return {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => real.unsafeCurrentTimeMillis() + offset,
-    currentTimeMillis: Effect.sync(() => real.unsafeCurrentTimeMillis() + offset),
-    unsafeCurrentTimeNanos: () => real.unsafeCurrentTimeNanos() + nanos,
-    currentTimeNanos: Effect.sync(() => real.unsafeCurrentTimeNanos() + nanos),
-    sleep: (d) => real.sleep(d)
-  }
-}
 
 const ensureDbDir = (config: ServerConfigShape) =>
   Effect.sync(() => {
