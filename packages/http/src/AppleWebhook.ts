@@ -115,7 +115,7 @@ export const extraRoute = (
   }))
 
 /** `POST /apple_notifications_v2` as an `HttpRouter` (for `Server.makeApp({ extraRoutes })`). */
-export const router = HttpRouter.empty.pipe(HttpRouter.post(PATH, handler))
+export const router: HttpRouter.HttpRouter<never, AppleNotifications.AppleNotifications> = HttpRouter.empty.pipe(HttpRouter.post(PATH, handler))
 
 export interface FromServerConfigOptions {
   /** Extra productId → plan mappings (e.g. `AppleConfig.FIXTURE_TEST_PRODUCT_PLANS` in a sandbox test deployment). */
@@ -125,7 +125,10 @@ export interface FromServerConfigOptions {
 }
 
 /** `[apple]` of the server config → the notifications config (reads the root certificates). */
-export const notificationsConfigFrom = (apple: ServerAppleConfig, options: FromServerConfigOptions = {}) =>
+export const notificationsConfigFrom = (
+  apple: ServerAppleConfig,
+  options: FromServerConfigOptions = {}
+): Effect.Effect<AppleConfig.AppleNotificationsConfig, Error> =>
   Effect.gen(function*() {
     const environment: AppleConfig.AppleEnvironment = apple.sandbox ? "Sandbox" : "Production"
     const paths = [apple.rootCertPath, apple.rootCertCaG2Path, apple.rootCertCaG3Path].filter((p) => p !== "")
@@ -143,7 +146,7 @@ export const notificationsConfigFrom = (apple: ServerAppleConfig, options: FromS
   })
 
 /** `[apple]` → the catch-up config (reads the .p8 API key). */
-export const catchUpConfigFrom = (apple: ServerAppleConfig) =>
+export const catchUpConfigFrom = (apple: ServerAppleConfig): Effect.Effect<AppleCatchUp.AppleCatchUpConfig, Error> =>
   Effect.tryPromise({
     try: () => fs.readFile(apple.keyPath, "utf8"),
     catch: (e) => new Error(`Failed to read the App Store Connect API key ${apple.keyPath}: ${String(e)}`)
@@ -162,8 +165,13 @@ export const catchUpConfigFrom = (apple: ServerAppleConfig) =>
  * `layerCatchUpFromServerConfig` in the process that runs background work (one per deployment is
  * enough; several are safe, the checkpoint gap check and UUID dedupe make them idempotent).
  */
-export const layerFromServerConfig = (apple: ServerAppleConfig, options: FromServerConfigOptions = {}) =>
+export const layerFromServerConfig = (
+  apple: ServerAppleConfig,
+  options: FromServerConfigOptions = {}
+): Layer.Layer<AppleNotifications.AppleNotifications, Error, Layer.Layer.Context<ReturnType<typeof AppleNotifications.layer>>> =>
   Layer.unwrapEffect(Effect.map(notificationsConfigFrom(apple, options), AppleNotifications.layer))
 
-export const layerCatchUpFromServerConfig = (apple: ServerAppleConfig) =>
+export const layerCatchUpFromServerConfig = (
+  apple: ServerAppleConfig
+): Layer.Layer<AppleCatchUp.AppleCatchUp, Error, Layer.Layer.Context<ReturnType<typeof AppleCatchUp.layer>>> =>
   Layer.unwrapEffect(Effect.map(catchUpConfigFrom(apple), AppleCatchUp.layer))

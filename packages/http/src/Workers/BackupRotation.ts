@@ -5,7 +5,7 @@
  */
 import { BackupRotation } from "@session-pro/core"
 
-export const planRotation = (names: ReadonlyArray<string>, nowMs: number) => BackupRotation.plan(names, nowMs)
+export const planRotation = (names: ReadonlyArray<string>, nowMs: number): BackupRotation.BackupRotationPlan => BackupRotation.plan(names, nowMs)
 
 const pad = (n: number) => String(n).padStart(2, "0")
 /** `<YYYY-mm-dd_HHMMSS>_<dbname>.bak`, UTC. */

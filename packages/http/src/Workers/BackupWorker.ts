@@ -9,6 +9,7 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import type { BackupRotation } from "@session-pro/core"
 import { Cause, Context, Effect, Layer, Schedule } from "effect"
 import type { DatabaseTarget } from "../Config/ServerConfig.js"
 import * as Metrics from "../Observability/Metrics.js"
@@ -51,7 +52,7 @@ export const backupSqlite = (file: string, dest: string) =>
   )
 
 /** Rotation of the `*_<dbname>.bak` files next to `file`; returns the deleted names. */
-export const rotate = (file: string, nowMs: number) =>
+export const rotate = (file: string, nowMs: number): Effect.Effect<BackupRotation.BackupRotationPlan, Cause.UnknownException> =>
   Effect.try(() => {
     const dir = NodePath.dirname(file)
     const suffix = `_${NodePath.basename(file)}.bak`

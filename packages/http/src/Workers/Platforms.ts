@@ -26,7 +26,7 @@ import { ExtraRoutes } from "../Routes/ClientRoutes.js"
 import { track } from "./Health.js"
 
 /** Routes for the app's `extraRoutes` seam (empty when Apple is off). */
-export const appleRouter = (config: ServerConfigShape) => (config.apple ? AppleWebhook.router : HttpRouter.empty)
+export const appleRouter = (config: ServerConfigShape): HttpRouter.HttpRouter<never, AppleNotifications.AppleNotifications> => (config.apple ? AppleWebhook.router : HttpRouter.empty)
 
 /** A webhook answer that arrived through an onion request counts in the store metrics like a plain one. */
 const countAppleAnswer = (a: AppleWebhook.WebhookAnswer) =>
