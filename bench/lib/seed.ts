@@ -95,6 +95,16 @@ export const seedRoutes = (file: string, s: RouteSeed) =>
 export interface SweepSeed {
   readonly payments: number
   readonly now: number
+  /**
+   * The sweep's user-prune candidates (schema v11) pending at `now`. The bulk insert below bypasses the
+   * core, so the user-insert trigger makes every user a candidate, as if all of them had been created
+   * since the last sweep. "daily" (default) models a DB the core has been running: yesterday's sweep
+   * consumed the candidates of older users, so pending are the users created since (1/30 of them, the
+   * same churn as the ~1/30 of payments that expire per day) plus every user without payments (the
+   * invariant the triggers keep; it also keeps the `users` count equal to a full prune's). "all" keeps
+   * every user pending: the first sweep after a bulk import of users, the worst case.
+   */
+  readonly candidates?: "daily" | "all"
 }
 
 /**
@@ -124,4 +134,9 @@ export const seedSweep = (file: string, s: SweepSeed) =>
       const apple = db.prepare(`INSERT INTO apple_notification_uuid_history (uuid, expiry_unix_ts_ms) VALUES (?, ?)`)
       for (let i = 0; i < Math.floor(s.payments / 10); i++) apple.run(`uuid-${i}`, expiryOf(i))
       db.prepare(`UPDATE runtime SET gen_index = ?`).run(users)
+      if ((s.candidates ?? "daily") === "daily") {
+        db.exec(`DELETE FROM user_prune_candidates`)
+        db.exec(`INSERT INTO user_prune_candidates (master_pkey) SELECT u.master_pkey FROM users u WHERE u.gen_index % 30 = 0
+          OR NOT EXISTS (SELECT 1 FROM payments p WHERE p.master_pkey = u.master_pkey)`)
+      }
     }))

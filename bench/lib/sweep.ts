@@ -10,12 +10,18 @@ export interface SweepTiming {
   readonly wallMs: number
   readonly cpuMs: number
   readonly result: ExpirySweepResult
+  /** Pending user-prune candidates the DB was seeded with (see `SweepSeed.candidates`). */
+  readonly candidates: "daily" | "all"
 }
+
+/** BENCH_SWEEP_CANDIDATES=all: every user pending (the first sweep after a bulk user import). */
+const candidatesMode = (): "daily" | "all" => (process.env.BENCH_SWEEP_CANDIDATES === "all" ? "all" : "daily")
 
 export const timeSweep = async (file: string, payments: number): Promise<SweepTiming> => {
   const now = Date.now()
   const s0 = performance.now()
-  await seedSweep(file, { payments, now })
+  const candidates = candidatesMode()
+  await seedSweep(file, { payments, now, candidates })
   const seedSeconds = (performance.now() - s0) / 1000
   const runtime = ManagedRuntime.make(Backend.layerSqlite(file, { dev: true }))
   try {
@@ -25,7 +31,7 @@ export const timeSweep = async (file: string, payments: number): Promise<SweepTi
     const result = await runtime.runPromise(sweep.run(now))
     const wallMs = performance.now() - t0
     const c = process.cpuUsage(c0)
-    return { payments, seedSeconds, wallMs, cpuMs: (c.user + c.system) / 1000, result }
+    return { payments, seedSeconds, wallMs, cpuMs: (c.user + c.system) / 1000, result, candidates }
   } finally {
     await runtime.dispose()
     removeDb(file)

@@ -16,7 +16,8 @@ export interface ExpirySweepResult {
 
 /**
  * §6.11 daily expire/prune job. D4g: the once-per-`ts` guard is one atomic conditional UPDATE (safe with
- * several processes on either engine), and users are pruned with NOT EXISTS (FLAG-6 fixed).
+ * several processes on either engine), and users are pruned with NOT EXISTS (FLAG-6 fixed), checking only
+ * the prune candidates migration 11 records instead of every user (issue #7).
  */
 export class ExpirySweep extends Effect.Service<ExpirySweep>()("@session-pro/core/ExpirySweep", {
   accessors: true,
@@ -38,11 +39,18 @@ export class ExpirySweep extends Effect.Service<ExpirySweep>()("@session-pro/cor
           if (m !== null) masters.add(Buffer.from(m).toString("hex"))
         }
         const revs = yield* storage(sql`DELETE FROM revocations WHERE ${ts} >= expiry_unix_ts_ms RETURNING gen_index`)
-        // Same set as `DELETE … WHERE NOT EXISTS`, but SQLite now walks the users PK index in key order
-        // and probes payments_master_pkey in that order (sequential pages instead of one random probe
-        // per user in rowid order): ≈3.5× less time and CPU at 1M payments.
-        const users = yield* storage(sql`DELETE FROM users WHERE master_pkey IN (SELECT u.master_pkey FROM users u
-          WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.master_pkey = u.master_pkey)) RETURNING gen_index`)
+        // D4g prune (`NOT EXISTS`), over the keys that may have lost their last payment since the last sweep
+        // (migration 11's triggers record them: payment deleted or re-owned, user row written), not over
+        // every user: only a candidate can lack payments. The candidates are consumed in the same statement
+        // snapshot as the prune (PG: one data-modifying CTE; SQLite: a single writer, so two statements),
+        // so a key recorded by a transaction that commits meanwhile stays for the next sweep.
+        const users = db.dialect === "pg"
+          ? yield* storage(sql`WITH c AS (DELETE FROM user_prune_candidates RETURNING master_pkey)
+            DELETE FROM users u WHERE u.master_pkey IN (SELECT master_pkey FROM c)
+              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.master_pkey = u.master_pkey) RETURNING gen_index`)
+          : yield* storage(sql`DELETE FROM users WHERE master_pkey IN (SELECT c.master_pkey FROM user_prune_candidates c
+            WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.master_pkey = c.master_pkey)) RETURNING gen_index`)
+        if (db.dialect === "sqlite") yield* storage(sql`DELETE FROM user_prune_candidates`)
         const apple = yield* storage(sql`DELETE FROM apple_notification_uuid_history WHERE ${ts} >= expiry_unix_ts_ms RETURNING uuid`)
         const google = yield* storage(sql`DELETE FROM google_notification_history WHERE ${ts} >= expiry_unix_ts_ms
           AND handled = ${db.bool(true)} RETURNING expiry_unix_ts_ms`)

@@ -2,7 +2,7 @@
  * An existing REFERENCE PostgreSQL database at schema v9 opens and migrates in place (domain.md §4, the
  * `.pgsql` variant): a schema is created with the reference's v9 DDL run as ONE text (as the reference
  * does), filled with rows through plain SQL, then opened with our Backend/Database layer. Every row must
- * read back unchanged, our additive migration (v10: indexes, outbox, proof-expiry table, FLAG-20
+ * read back unchanged, our additive migrations (v10: indexes, outbox, proof-expiry table; v11: sweep prune candidates; FLAG-20
  * identity indexes) must be applied, and the reference's triggers must keep working exactly once per row.
  * Runs only with PRO_TEST_PG_URL (own schema, dropped afterwards); skipped visibly otherwise.
  */
@@ -150,7 +150,7 @@ UPDATE schema_version SET version = 9;
 afterAll(() => dropPgSchemas())
 
 describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schema v9", () => {
-  it.effect("opens in place: every row reads back, v10 migrations applied, triggers fire once per row", () =>
+  it.effect("opens in place: every row reads back, v10 and v11 migrations applied, triggers fire once per row", () =>
     Effect.gen(function*() {
       const url = yield* Effect.promise(pg.fresh)
       const schema = decodeURIComponent(url).match(/search_path=(\w+)/)![1]!
@@ -165,7 +165,7 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
       const open = () => Backend.layer({ url, bootstrap: { backendSeed: b(0x99), salt: b(0x01, 16) } })
       const check = Effect.gen(function*() {
         const inspect = yield* Inspect
-        expect(yield* inspect.schemaVersion()).toBe(10)
+        expect(yield* inspect.schemaVersion()).toBe(11)
         // The stored key and salt win over the ones offered to a fresh DB.
         expect(yield* inspect.runtime()).toEqual({
           gen_index: 2,
@@ -281,7 +281,7 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
       yield* check.pipe(Effect.provide(open()))
       yield* check.pipe(Effect.provide(open()))
 
-      // The additive migrations are in place: v10 indexes and tables, and the FLAG-20 identity indexes.
+      // The additive migrations are in place: v10/v11 indexes and tables, and the FLAG-20 identity indexes.
       const indexes = yield* Effect.promise(() =>
         runPg((sql) => sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = ${schema} ORDER BY indexname`)
       )
@@ -297,6 +297,10 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
           "apple_notification_uuid",
           "google_notification_message",
           "google_ack_outbox_due",
+          "revocations_expiry",
+          "apple_notification_expiry",
+          "google_notification_handled_expiry",
+          "gen_index_proof_expiry_expiry",
           "payments_google_identity",
           "payments_apple_identity",
           "payments_rangeproof_identity"
@@ -315,16 +319,26 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
         "runtime",
         "schema_version",
         "user_errors",
+        "user_prune_candidates",
         "users"
       ])
-      // Still exactly the reference's two triggers (re-created under the same names, not doubled).
+      // Still exactly the reference's two triggers (re-created under the same names, not doubled), plus
+      // migration 11's prune-candidate triggers, each once.
       const triggers = yield* Effect.promise(() =>
         runPg((sql) =>
           sql<{ tgname: string }>`SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ${schema} AND NOT t.tgisinternal ORDER BY t.tgname`
         )
       )
-      expect(triggers.map((t) => t.tgname)).toEqual(["increment_revocation_ticket_after_delete", "increment_revocation_ticket_after_insert"])
+      expect(triggers.map((t) => t.tgname)).toEqual([
+        "increment_revocation_ticket_after_delete",
+        "increment_revocation_ticket_after_insert",
+        "user_prune_candidate_after_payment_delete",
+        "user_prune_candidate_after_payment_rekey",
+        "user_prune_candidate_after_payment_truncate",
+        "user_prune_candidate_after_user_insert",
+        "user_prune_candidate_after_user_rekey"
+      ])
 
       // The migrated DB keeps working: the next gen index continues from runtime (2), and a revocation
       // insert/delete raises the ticket once each.

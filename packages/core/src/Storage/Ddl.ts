@@ -169,7 +169,90 @@ const V10_INDEXES: ReadonlyArray<string> = [
 ]
 
 /**
- * Our additive migrations (schema versions 10+). Never alter a v9 column; only new tables/indexes.
+ * v11 (issue #7): the daily sweep prunes only users that may have lost their last payment, instead of
+ * probing every user against payments. The sweep itself only sets payment status, so a user can only
+ * become payment-less when a payment row is deleted, a payment's owner changes, or a user row is written
+ * (insert, or a new key). Triggers record those keys in `user_prune_candidates` inside the writing
+ * transaction — so the admin CLI, raw SQL and the reference's own code are covered too — and the sweep
+ * consumes them. Invariant: every user without a payment row has its key in `user_prune_candidates`.
+ * The migration seeds the table with the users that already lack payments (a legacy v9 DB: FLAG-6 kept
+ * the reference from ever pruning them), so the next sweep prunes them. Keyed by the master key (a repeated key is
+ * ignored), and WITHOUT ROWID in SQLite: the sweep reads it in key order, so its probes into
+ * `payments_master_pkey` and the users primary key walk those indexes in order.
+ *
+ * Plus indexes so every other sweep DELETE is an index range, not a table scan.
+ */
+const V11_SWEEP_INDEXES: ReadonlyArray<string> = [
+  `CREATE INDEX IF NOT EXISTS revocations_expiry ON revocations (expiry_unix_ts_ms)`,
+  `CREATE INDEX IF NOT EXISTS apple_notification_expiry ON apple_notification_uuid_history (expiry_unix_ts_ms)`,
+  `CREATE INDEX IF NOT EXISTS google_notification_handled_expiry ON google_notification_history (handled, expiry_unix_ts_ms)`,
+  `CREATE INDEX IF NOT EXISTS gen_index_proof_expiry_expiry ON gen_index_proof_expiry (max_expiry_unix_ts_ms)`
+]
+
+const V11_SEED_CANDIDATES = `INSERT INTO user_prune_candidates (master_pkey) SELECT u.master_pkey FROM users u
+  WHERE NOT EXISTS (SELECT 1 FROM payments p WHERE p.master_pkey = u.master_pkey) ON CONFLICT (master_pkey) DO NOTHING`
+
+const SQLITE_V11: ReadonlyArray<string> = [
+  `CREATE TABLE IF NOT EXISTS user_prune_candidates (master_pkey BLOB PRIMARY KEY NOT NULL) WITHOUT ROWID`,
+  `CREATE TRIGGER IF NOT EXISTS user_prune_candidate_after_payment_delete AFTER DELETE ON payments
+   WHEN OLD.master_pkey IS NOT NULL
+   BEGIN INSERT OR IGNORE INTO user_prune_candidates (master_pkey) VALUES (OLD.master_pkey); END`,
+  `CREATE TRIGGER IF NOT EXISTS user_prune_candidate_after_payment_rekey AFTER UPDATE OF master_pkey ON payments
+   WHEN OLD.master_pkey IS NOT NULL AND OLD.master_pkey IS NOT NEW.master_pkey
+   BEGIN INSERT OR IGNORE INTO user_prune_candidates (master_pkey) VALUES (OLD.master_pkey); END`,
+  `CREATE TRIGGER IF NOT EXISTS user_prune_candidate_after_user_insert AFTER INSERT ON users
+   BEGIN INSERT OR IGNORE INTO user_prune_candidates (master_pkey) VALUES (NEW.master_pkey); END`,
+  `CREATE TRIGGER IF NOT EXISTS user_prune_candidate_after_user_rekey AFTER UPDATE OF master_pkey ON users
+   WHEN OLD.master_pkey IS NOT NEW.master_pkey
+   BEGIN INSERT OR IGNORE INTO user_prune_candidates (master_pkey) VALUES (NEW.master_pkey); END`,
+  ...V11_SWEEP_INDEXES,
+  V11_SEED_CANDIDATES
+]
+
+// Quoted bodies instead of $$, like PG_V9. RETURN NULL: the result of an AFTER trigger is ignored.
+const PG_V11: ReadonlyArray<string> = [
+  `CREATE TABLE IF NOT EXISTS user_prune_candidates (master_pkey BYTEA PRIMARY KEY)`,
+  `CREATE OR REPLACE FUNCTION user_prune_candidate_old_key() RETURNS TRIGGER AS '
+   BEGIN
+     INSERT INTO user_prune_candidates (master_pkey) VALUES (OLD.master_pkey) ON CONFLICT (master_pkey) DO NOTHING;
+     RETURN NULL;
+   END;
+   ' LANGUAGE plpgsql`,
+  `CREATE OR REPLACE FUNCTION user_prune_candidate_new_key() RETURNS TRIGGER AS '
+   BEGIN
+     INSERT INTO user_prune_candidates (master_pkey) VALUES (NEW.master_pkey) ON CONFLICT (master_pkey) DO NOTHING;
+     RETURN NULL;
+   END;
+   ' LANGUAGE plpgsql`,
+  // PostgreSQL's TRUNCATE fires no row triggers; SQLite has no TRUNCATE (its DELETE fires them per row).
+  `CREATE OR REPLACE FUNCTION user_prune_candidate_all_users() RETURNS TRIGGER AS '
+   BEGIN
+     INSERT INTO user_prune_candidates (master_pkey) SELECT master_pkey FROM users WHERE TRUE ON CONFLICT (master_pkey) DO NOTHING;
+     RETURN NULL;
+   END;
+   ' LANGUAGE plpgsql`,
+  `DROP TRIGGER IF EXISTS user_prune_candidate_after_payment_delete ON payments`,
+  `CREATE TRIGGER user_prune_candidate_after_payment_delete AFTER DELETE ON payments
+   FOR EACH ROW WHEN (OLD.master_pkey IS NOT NULL) EXECUTE FUNCTION user_prune_candidate_old_key()`,
+  `DROP TRIGGER IF EXISTS user_prune_candidate_after_payment_rekey ON payments`,
+  `CREATE TRIGGER user_prune_candidate_after_payment_rekey AFTER UPDATE OF master_pkey ON payments
+   FOR EACH ROW WHEN (OLD.master_pkey IS NOT NULL AND OLD.master_pkey IS DISTINCT FROM NEW.master_pkey)
+   EXECUTE FUNCTION user_prune_candidate_old_key()`,
+  `DROP TRIGGER IF EXISTS user_prune_candidate_after_payment_truncate ON payments`,
+  `CREATE TRIGGER user_prune_candidate_after_payment_truncate AFTER TRUNCATE ON payments
+   FOR EACH STATEMENT EXECUTE FUNCTION user_prune_candidate_all_users()`,
+  `DROP TRIGGER IF EXISTS user_prune_candidate_after_user_insert ON users`,
+  `CREATE TRIGGER user_prune_candidate_after_user_insert AFTER INSERT ON users
+   FOR EACH ROW EXECUTE FUNCTION user_prune_candidate_new_key()`,
+  `DROP TRIGGER IF EXISTS user_prune_candidate_after_user_rekey ON users`,
+  `CREATE TRIGGER user_prune_candidate_after_user_rekey AFTER UPDATE OF master_pkey ON users
+   FOR EACH ROW WHEN (OLD.master_pkey IS DISTINCT FROM NEW.master_pkey) EXECUTE FUNCTION user_prune_candidate_new_key()`,
+  ...V11_SWEEP_INDEXES,
+  V11_SEED_CANDIDATES
+]
+
+/**
+ * Our additive migrations (schema versions 10+). Never alter a v9 column; only new tables/indexes/triggers.
  * Each entry is [version, sqlite statements, pg statements].
  */
 export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<string>, ReadonlyArray<string>]> = [
@@ -217,7 +300,8 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
         max_expiry_unix_ts_ms BIGINT NOT NULL
       )`
     ]
-  ]
+  ],
+  [11, SQLITE_V11, PG_V11]
 ]
 
 /**
