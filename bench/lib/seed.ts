@@ -12,6 +12,7 @@ import { Context, Effect, Layer } from "effect"
 import { accountIdForMaster } from "../../packages/core/src/Crypto/Hashes.js"
 import { Database } from "../../packages/core/src/Storage/Database.js"
 import { SqliteHandle, type SqliteDatabase } from "../../packages/core/src/Storage/SqliteDriver.js"
+import { openSqlite } from "../../packages/http/src/Workers/SqliteFile.js"
 import type { BenchUser } from "./keys.js"
 
 const DAY = 86_400_000
@@ -91,6 +92,26 @@ export const seedRoutes = (file: string, s: RouteSeed) =>
       }
       db.prepare(`UPDATE runtime SET gen_index = ?`).run(s.users)
     }))
+
+/**
+ * What is done to a seeded DB before the server opens it: nothing, a truncating WAL checkpoint (the
+ * DB file holds every page, the WAL is empty), or VACUUM (rebuilt, defragmented) then the checkpoint.
+ * Returns the DB and WAL sizes afterwards, MiB.
+ */
+export type DbPreparation = "none" | "checkpoint" | "vacuum"
+export const prepareDb = (file: string, how: DbPreparation): { readonly dbMiB: number; readonly walMiB: number } => {
+  if (how !== "none") {
+    const db = openSqlite(file, { fileMustExist: true })
+    try {
+      if (how === "vacuum") db.exec("VACUUM")
+      db.pragma("wal_checkpoint(TRUNCATE)")
+    } finally {
+      db.close()
+    }
+  }
+  const size = (f: string) => (NodeFs.existsSync(f) ? NodeFs.statSync(f).size / 1048576 : 0)
+  return { dbMiB: size(file), walMiB: size(`${file}-wal`) }
+}
 
 export interface SweepSeed {
   readonly payments: number

@@ -1,4 +1,7 @@
-/** The real server binary in its own process, plus its CPU time and RSS read from /proc. */
+/**
+ * The real server binary in its own process, plus its CPU time and RSS read from /proc and the
+ * in-process samples of `probe.mjs` (event-loop delay, GC, heap) when a probe file is given.
+ */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
@@ -6,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises"
 
 export const ROOT = NodePath.resolve(import.meta.dirname, "../..")
 const BIN = NodePath.join(ROOT, "packages/http/src/bin/server.ts")
+const PROBE = NodePath.join(ROOT, "bench/lib/probe.mjs")
 const TICK_MS = 1000 / 100 // CLK_TCK is 100 on Linux
 
 export interface ServerHandle {
@@ -15,7 +19,37 @@ export interface ServerHandle {
   readonly cpuMs: () => number
   /** Peak and current resident set size, MiB. */
   readonly rss: () => { readonly peakMiB: number; readonly currentMiB: number }
+  /**
+   * The JS thread's CPU and run-queue wait (runnable, no CPU free: other load on the machine), ms
+   * since start; wall − both = sleeping (idle in epoll, or blocked in a system call such as fsync).
+   */
+  readonly sched: () => { readonly cpuMs: number; readonly runWaitMs: number }
+  /** Probe samples written since the previous call (empty without a probe file). */
+  readonly probe: () => ReadonlyArray<ProbeSample>
+  /** Waits until the server's log has a line matching `pattern` (true) or `timeoutMs` passed (false). */
+  readonly waitForLog: (pattern: RegExp, timeoutMs: number) => Promise<boolean>
   readonly stop: () => Promise<void>
+}
+
+/** One line of `probe.mjs`: the interval since the previous line, as the server process saw it. */
+export interface ProbeSample {
+  readonly t: number
+  readonly lagMeanMs: number
+  readonly lagP99Ms: number
+  readonly lagMaxMs: number
+  readonly gcMs: number
+  readonly gcCount: number
+  readonly gcMaxMs: number
+  /** Mark-compact GCs in the interval. */
+  readonly majorGcs: number
+  /** Heap used right after the latest mark-compact so far (null before the first one). */
+  readonly liveHeapMiB: number | null
+  readonly rssMiB: number
+  readonly heapUsedMiB: number
+  readonly heapTotalMiB: number
+  readonly externalMiB: number
+  readonly arrayBuffersMiB: number
+  readonly cpuMs: number
 }
 
 const readCpuMs = (pid: number): number => {
@@ -31,19 +65,32 @@ const readRss = (pid: number) => {
   return { peakMiB: kb("VmHWM:") / 1024, currentMiB: kb("VmRSS:") / 1024 }
 }
 
+/** The main (JS) thread's scheduler counters, ms: on CPU, and runnable but waiting for a CPU. */
+const readSched = (pid: number) => {
+  const [onCpu, waiting] = NodeFs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").trim().split(" ").map(Number)
+  return { cpuMs: onCpu! / 1e6, runWaitMs: waiting! / 1e6 }
+}
+
 export interface StartOptions {
   readonly dbFile: string
   readonly port: number
   readonly logFile: string
   /** Directory for `node --cpu-prof` output (profile written on exit). */
   readonly cpuProfDir?: string | undefined
+  /** JSON-lines file for `probe.mjs` samples (preloaded only when given). */
+  readonly probeFile?: string | undefined
+  /** Probe interval, ms (default 1000). */
+  readonly probeMs?: number | undefined
 }
 
 /** Starts `node --import tsx packages/http/src/bin/server.ts` (dev mode, SQLite WAL file DB) and waits for /healthz. */
 export const startServer = async (o: StartOptions): Promise<ServerHandle> => {
+  const logStart = NodeFs.existsSync(o.logFile) ? NodeFs.statSync(o.logFile).size : 0 // the log is appended to
   const log = NodeFs.openSync(o.logFile, "a")
+  if (o.probeFile) NodeFs.rmSync(o.probeFile, { force: true })
   const args = [
     ...(o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : []),
+    ...(o.probeFile ? ["--import", PROBE] : []),
     "--import",
     "tsx",
     BIN
@@ -57,7 +104,8 @@ export const startServer = async (o: StartOptions): Promise<ServerHandle> => {
       SESH_PRO_BACKEND_DB_URL: `sqlite:///${o.dbFile}`,
       SESH_PRO_BACKEND_HOST: "127.0.0.1",
       SESH_PRO_BACKEND_PORT: String(o.port),
-      SESH_PRO_BACKEND_WORKERS: "1"
+      SESH_PRO_BACKEND_WORKERS: "1",
+      ...(o.probeFile ? { BENCH_PROBE_FILE: o.probeFile, BENCH_PROBE_MS: String(o.probeMs ?? 1000) } : {})
     }
   })
   let exited = false
@@ -76,11 +124,30 @@ export const startServer = async (o: StartOptions): Promise<ServerHandle> => {
     await sleep(100)
   }
   const pid = child.pid!
+  let probeOffset = 0
+  const probe = (): ReadonlyArray<ProbeSample> => {
+    if (!o.probeFile || !NodeFs.existsSync(o.probeFile)) return []
+    const text = NodeFs.readFileSync(o.probeFile, "utf8")
+    const end = text.lastIndexOf("\n") + 1 // a line being written is read next time
+    const fresh = text.slice(probeOffset, end)
+    probeOffset = end
+    return fresh.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as ProbeSample)
+  }
   return {
     pid,
     url,
     cpuMs: () => readCpuMs(pid),
     rss: () => readRss(pid),
+    sched: () => readSched(pid),
+    probe,
+    waitForLog: async (pattern, timeoutMs) => {
+      const until = Date.now() + timeoutMs
+      for (;;) {
+        if (pattern.test(NodeFs.readFileSync(o.logFile).subarray(logStart).toString("utf8"))) return true
+        if (exited || Date.now() > until) return false
+        await sleep(100)
+      }
+    },
     stop: async () => {
       child.kill("SIGTERM")
       const t = setTimeout(() => child.kill("SIGKILL"), 20_000)
