@@ -74,11 +74,54 @@ const isPySpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d)
 const digitValue = (c: number | undefined): number =>
   c === undefined ? 99 : c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : 99
 
+/** Nibble values of ASCII hex digits (255 = not a hex digit). */
+const NIBBLE = (() => {
+  const t = new Uint8Array(128).fill(255)
+  for (let c = 0x30; c <= 0x39; c++) t[c] = c - 0x30
+  for (let c = 0x61; c <= 0x66; c++) t[c] = c - 0x57
+  for (let c = 0x41; c <= 0x46; c++) t[c] = c - 0x37
+  return t
+})()
+
+/** Fast path: an even number of hex digits and nothing else (what every real request sends). */
+const plainHex = (s: string): Uint8Array | undefined => {
+  const n = s.length
+  if ((n & 1) !== 0) return undefined
+  const out = new Uint8Array(n >> 1)
+  for (let i = 0; i < n; i += 2) {
+    const a = s.charCodeAt(i)
+    const b = s.charCodeAt(i + 1)
+    const hi = a < 128 ? NIBBLE[a] : 255
+    const lo = b < 128 ? NIBBLE[b] : 255
+    if ((hi | lo) > 15) return undefined
+    out[i >> 1] = (hi << 4) | lo
+  }
+  return out
+}
+
+/** Code points in `s` (= `len(s)` in Python); no allocation for strings without surrogates. */
+const codePointLength = (s: string): number => {
+  let n = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--
+        i++
+      }
+    }
+  }
+  return n
+}
+
 /**
  * `bytes.fromhex(s)`: case-insensitive, ASCII whitespace allowed *between* byte pairs; the error
  * text names the first offending code point like CPython does.
  */
 export const pyFromHex = (s: string): { ok: true; bytes: Uint8Array } | { ok: false; error: string } => {
+  const fast = plainHex(s)
+  if (fast !== undefined) return { ok: true, bytes: fast }
   const cps = Array.from(s, (ch) => ch.codePointAt(0)!)
   const fail = (pos: number) => ({ ok: false as const, error: `non-hexadecimal number found in fromhex() arg at position ${pos}` })
   const nonAscii = cps.findIndex((c) => c > 0x7f)
@@ -115,7 +158,7 @@ export const HexLabel = {
  * verify them, which is not a crash).
  */
 export const decodeHex = (value: string, label: string, chars: number, errs: Errors, isKey: boolean): Uint8Array | undefined => {
-  const len = Array.from(value).length
+  const len = codePointLength(value)
   if (len !== chars) {
     errs.add(`${label} was not ${chars} characters, was ${len} characters`)
     return undefined

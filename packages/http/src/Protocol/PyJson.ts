@@ -10,6 +10,7 @@
  * - failures carry CPython's message, e.g. `Expecting value: line 1 column 1 (char 0)`.
  * Never throws: every input gives a value or a message.
  */
+import { isAscii } from "node:buffer"
 import * as Either from "effect/Either"
 
 export type PyValue =
@@ -203,7 +204,21 @@ const DIGIT = (c: number | undefined) => c !== undefined && c >= 0x30 && c <= 0x
 const hexVal = (c: number): number =>
   c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1
 
-const fromCps = (cps: CodePoints, start: number, end: number): string => {
+/**
+ * What the scanner reads: decoded code points, or the body bytes themselves when the body is
+ * ASCII text that `json.detect_encoding` takes for UTF-8 (then byte i is code point i).
+ */
+type Units = CodePoints | Uint8Array
+
+const fromCps = (cps: Units, start: number, end: number): string => {
+  if (cps instanceof Uint8Array) {
+    if (end - start <= 16) {
+      let s = ""
+      for (let i = start; i < end; i++) s += String.fromCharCode(cps[i])
+      return s
+    }
+    return Buffer.from(cps.buffer, cps.byteOffset, cps.byteLength).toString("latin1", start, end)
+  }
   if (end - start <= 16) {
     let s = ""
     for (let i = start; i < end; i++) s += String.fromCodePoint(cps[i])
@@ -223,7 +238,7 @@ const SIMPLE_ESCAPES: Readonly<Record<number, string>> = {
 class Scanner {
   /** Where the last scanned value ended (saves a tuple allocation per value). */
   end = 0
-  constructor(readonly s: CodePoints) {}
+  constructor(readonly s: Units) {}
 
   private ret(v: PyValue, end: number): PyValue {
     this.end = end
@@ -408,7 +423,7 @@ class Scanner {
 }
 
 /** `JSONDecodeError.__str__`: `msg: line L column C (char P)`. */
-const withPosition = (s: CodePoints, msg: string, pos: number): string => {
+const withPosition = (s: Units, msg: string, pos: number): string => {
   let line = 1
   let lastNl = -1
   for (let k = 0; k < pos && k < s.length; k++) {
@@ -421,7 +436,9 @@ const withPosition = (s: CodePoints, msg: string, pos: number): string => {
 }
 
 /** Parses already-decoded text given as code points. */
-export const parseCodePoints = (s: CodePoints): Either.Either<PyValue, PyJsonError> => {
+export const parseCodePoints = (s: CodePoints): Either.Either<PyValue, PyJsonError> => parseUnits(s)
+
+const parseUnits = (s: Units): Either.Either<PyValue, PyJsonError> => {
   const sc = new Scanner(s)
   try {
     const start = sc.skipWs(0)
@@ -439,7 +456,13 @@ export const parseCodePoints = (s: CodePoints): Either.Either<PyValue, PyJsonErr
 
 /** `json.loads(body)` for a request body. */
 export const parse = (body: Uint8Array): Either.Either<PyValue, PyJsonError> =>
-  Either.flatMap(decodeText(body), parseCodePoints)
+  isPlainUtf8Ascii(body) ? parseUnits(body) : Either.flatMap(decodeText(body), parseUnits)
+
+/** ASCII that `decodeText` would read as BOM-less UTF-8 (no NUL among the first bytes). */
+const isPlainUtf8Ascii = (b: Uint8Array): boolean => {
+  if (b.length === 2 || b.length >= 4 ? b[0] === 0 || b[1] === 0 : false) return false
+  return isAscii(b)
+}
 
 /** `json.loads(str)` (e.g. a vectors file already in memory). */
 export const parseString = (text: string): Either.Either<PyValue, PyJsonError> => {

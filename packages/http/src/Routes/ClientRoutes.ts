@@ -24,7 +24,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { OnionRequests } from "../OnionRequests/OnionRequests.js"
-import * as Clock from "effect/Clock"
 import {
   parseAddProPayment,
   parseGenerateProProof,
@@ -34,7 +33,7 @@ import {
   type ParseResult,
   parseSetPaymentRefundRequested
 } from "../Protocol/Requests.js"
-import type { WireValue } from "../Protocol/Wire.js"
+import { rawJsonList, type WireValue } from "../Protocol/Wire.js"
 import * as Pages from "./Pages.js"
 
 export type { RouteResponse } from "./Pages.js"
@@ -68,81 +67,89 @@ export const effectiveBody = (headers: Readonly<Record<string, string>>, body: U
   return ct === "application/x-www-form-urlencoded" || ct === "multipart/form-data" ? new Uint8Array(0) : body
 }
 
-const parseContext = Effect.gen(function*() {
-  const settings = yield* BackendSettings
-  const nowMs = yield* Clock.currentTimeMillis
-  return { nowMs, dev: settings.dev, unsafeLogging: settings.unsafeLogging } satisfies ParseContext
-})
+/**
+ * Request spans are opt-in: with Effect's built-in tracer (nothing configured) a span per request
+ * is pure cost (the native tracer records nothing anyone reads, and `withSpan` captures a stack
+ * trace), so spans are only opened when another tracer (e.g. OpenTelemetry) has been provided.
+ */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
+/** `Effect.withSpan(name)` when a tracer other than Effect's default one is installed. */
+export const withRequestSpan = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tracerWith((tracer) => tracer === defaultTracer ? self : Effect.withSpan(self, name, { captureStackTrace: false }))
 
 /**
  * One JSON endpoint: parse (status 2 on failure), run the core, map `RequestRejected` to its
- * envelope and anything else to a generic error envelope.
+ * envelope and anything else to a generic error envelope. One flat Effect per request: the
+ * settings, the clock, then the parse and the core call under a single cause handler.
  */
 const endpoint = <A, R>(
   name: string,
   unexpectedStatus: 1 | 2,
   parse: (body: Uint8Array, ctx: ParseContext) => ParseResult<A>,
   run: (request: A) => Effect.Effect<WireValue, unknown, R>
-) =>
-(body: Uint8Array): Effect.Effect<Pages.RouteResponse, never, R | BackendSettings> =>
-  Effect.gen(function*() {
-    const ctx = yield* parseContext
-    const parsed = parse(body, ctx)
-    if (Either.isLeft(parsed)) return Pages.failure(parsed.left.status, parsed.left.errors)
-    return yield* run(parsed.right).pipe(
-      Effect.map(Pages.success),
-      Effect.catchIf(
-        (e): e is RequestRejected => e instanceof RequestRejected,
-        (e) => Effect.succeed(Pages.failure(e.status, e.errors))
-      )
-    )
-  }).pipe(
-    Effect.catchAllCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.interrupt
-        : Effect.as(
-          Effect.logError(`${name}: unexpected failure`, cause),
-          Pages.failure(unexpectedStatus, [`Internal error while handling ${name}, please try again later`])
+) => {
+  const internalError = [`Internal error while handling ${name}, please try again later`]
+  const logMessage = `${name}: unexpected failure`
+  const onCause = (cause: Cause.Cause<unknown>): Effect.Effect<Pages.RouteResponse> => {
+    // As `catchIf` did: the first failure, if it is a rejection, is the answer.
+    const failure = Cause.failureOption(cause)
+    if (failure._tag === "Some" && failure.value instanceof RequestRejected) {
+      return Effect.succeed(Pages.failure(failure.value.status, failure.value.errors))
+    }
+    return Cause.isInterruptedOnly(cause)
+      ? Effect.interrupt
+      : Effect.as(Effect.logError(logMessage, cause), Pages.failure(unexpectedStatus, internalError))
+  }
+  const traced = withRequestSpan(`ClientRoutes${name}`)
+  return (body: Uint8Array): Effect.Effect<Pages.RouteResponse, never, R | BackendSettings> =>
+    traced(Effect.flatMap(BackendSettings, (settings) =>
+      Effect.clockWith((clock) =>
+        Effect.catchAllCause(
+          Effect.suspend(() => {
+            const ctx: ParseContext = {
+              nowMs: clock.unsafeCurrentTimeMillis(),
+              dev: settings.dev,
+              unsafeLogging: settings.unsafeLogging
+            }
+            const parsed = parse(body, ctx)
+            if (Either.isLeft(parsed)) return Effect.succeed(Pages.failure(parsed.left.status, parsed.left.errors))
+            return Effect.map(run(parsed.right), Pages.success)
+          }),
+          onCause
         )
-    ),
-    Effect.withSpan(`ClientRoutes${name}`)
-  )
+      )
+    ))
+}
 
 export const handlers = {
   "/add_pro_payment": endpoint("/add_pro_payment", 1, parseAddProPayment, (req) =>
-    Effect.gen(function*() {
-      const proofs = yield* Proofs
+    Effect.flatMap(Proofs, (proofs) =>
       // Protocol keeps the plan as the wire integer; the core types it as ProPlan.
-      const proof = yield* proofs.addProPayment({ ...req, dev: req.dev && { ...req.dev, plan: req.dev.plan as ProPlan } })
-      return proofs.proofToJson(proof) as unknown as WireValue
-    })),
+      Effect.map(
+        proofs.addProPayment({ ...req, dev: req.dev && { ...req.dev, plan: req.dev.plan as ProPlan } }),
+        (proof) => proofs.proofToJson(proof) as unknown as WireValue
+      ))),
   "/generate_pro_proof": endpoint("/generate_pro_proof", 1, parseGenerateProProof, (req) =>
-    Effect.gen(function*() {
-      const proofs = yield* Proofs
-      const proof = yield* proofs.generateProProof(req)
-      return proofs.proofToJson(proof) as unknown as WireValue
-    })),
+    Effect.flatMap(Proofs, (proofs) =>
+      Effect.map(proofs.generateProProof(req), (proof) => proofs.proofToJson(proof) as unknown as WireValue))),
   "/get_pro_revocations": endpoint("/get_pro_revocations", 2, parseGetProRevocations, (req) =>
-    Effect.gen(function*() {
-      const revocations = yield* Revocations
-      const r = yield* revocations.list(req.ticket)
-      return { items: r.items as unknown as WireValue, retry_in_s: 86400, ticket: r.ticket, version: req.version }
-    })),
+    Effect.flatMap(Revocations, (revocations) =>
+      Effect.map(revocations.list(req.ticket), (r): WireValue => ({
+        items: rawJsonList(r.items as unknown as ReadonlyArray<WireValue>),
+        retry_in_s: 86400,
+        ticket: r.ticket,
+        version: req.version
+      })))),
   "/get_pro_details": endpoint("/get_pro_details", 2, parseGetProDetails, (req) =>
-    Effect.gen(function*() {
-      const details = yield* ProDetails
-      return (yield* details.get(req)) as unknown as WireValue
-    })),
+    Effect.flatMap(ProDetails, (details) => details.get(req) as unknown as Effect.Effect<WireValue, unknown>)),
   "/set_payment_refund_requested": endpoint(
     "/set_payment_refund_requested",
     2,
     parseSetPaymentRefundRequested,
     (req) =>
-      Effect.gen(function*() {
-        const payments = yield* Payments
-        const r = yield* payments.setRefundRequested(req)
-        return { updated: r.updated, version: 0 }
-      })
+      Effect.flatMap(Payments, (payments) =>
+        Effect.map(payments.setRefundRequested(req), (r): WireValue => ({ updated: r.updated, version: 0 })))
   )
 } as const
 
