@@ -52,7 +52,10 @@ export interface CaseOptions<S> {
   readonly describe: (status: number, body: Buffer, session: S | undefined) => string
   /** Also return a per-second timeline (by completion time) and the slowest replies. */
   readonly timeline?: boolean
-  /** Longest wait for every connection's first reply before the window starts anyway (default 30 s). */
+  /**
+   * Longest wait for every connection's first reply before the window starts anyway (default 30 s);
+   * also the per-request timeout.
+   */
   readonly rampTimeoutSeconds?: number
 }
 
@@ -166,7 +169,10 @@ export const runCase = async <S>(o: CaseOptions<S>): Promise<CaseResult> => {
     pipelining: 1,
     // autocannon is stopped when the window ends; this only bounds a ramp-up that never completes
     duration: Math.ceil((rampTimeoutMs + windowMs) / 1000) + 1,
-    timeout: 10,
+    // A request times out (and its connection is reconnected, i.e. queued for accept again) only
+    // after the whole ramp-up allowance: with the old 10 s, connections still waiting in the accept
+    // queue at 64 connections under load timed out and went to the back of the queue.
+    timeout: Math.max(10, rampTimeoutMs / 1000),
     requests: [request]
   })
   const startWindow = (at: number) => {
