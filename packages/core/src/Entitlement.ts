@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { ENTITLEMENT_LOOKUP_WINDOW } from "./Domain/Constants.js"
 import { PaymentProvider, PaymentStatus } from "./Domain/Enums.js"
 import { recordProofExpiryWith } from "./GenerationIndex.js"
-import { blob, bool, Database, num, numOrNull, storage, str } from "./Storage/Database.js"
+import { blob, bool, Database, num, numOrNull, str } from "./Storage/Database.js"
 
 /** One accumulator of the lookup (§5.9): expiry includes grace when auto-renewing. */
 export interface EntitlementAcc {
@@ -94,14 +94,11 @@ export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/cor
   accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
-    const sql = db.sql
     const lookup = (master: Uint8Array) =>
-      storage(
-        sql`SELECT expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, status, refund_requested_unix_ts_ms,
+      db.q`SELECT expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, status, refund_requested_unix_ts_ms,
           payment_provider, apple_original_tx_id, google_order_id, rangeproof_order_id, revoked_unix_ts_ms
-          FROM payments WHERE master_pkey = ${blob(master)} AND status IN (2, 4, 3)
-          ORDER BY id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`
-      ).pipe(
+          FROM payments WHERE master_pkey = ${master} AND status IN (2, 4, 3)
+          ORDER BY id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`.pipe(
         Effect.map((rows) =>
           computeEntitlement(rows.map((r: any): LookupRow => ({
             expiry_unix_ts_ms: num(r.expiry_unix_ts_ms),
@@ -126,19 +123,17 @@ export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/cor
     const refresh = (master: Uint8Array) =>
       Effect.gen(function*() {
         const m = blob(master)
-        const before = yield* storage(
-          db.dialect === "pg"
-            ? sql`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m} FOR UPDATE`
-            : sql`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m}`
-        )
+        const before = yield* (db.dialect === "pg"
+          ? db.q`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m} FOR UPDATE`
+          : db.q`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m}`)
         const result = yield* lookup(master)
         const b = result.best
-        yield* storage(sql`UPDATE users SET expiry_unix_ts_ms = ${b.expiry}, grace_period_duration_ms = ${b.grace},
-          auto_renewing = ${db.bool(b.auto)}, refund_requested_unix_ts_ms = ${b.refund}
-          WHERE master_pkey = ${m}`)
+        yield* db.q`UPDATE users SET expiry_unix_ts_ms = ${b.expiry}, grace_period_duration_ms = ${b.grace},
+          auto_renewing = ${b.auto}, refund_requested_unix_ts_ms = ${b.refund}
+          WHERE master_pkey = ${m}`
         if (before.length > 0) {
-          const old = num((before[0] as any).expiry_unix_ts_ms)
-          if (b.expiry < old) yield* recordProofExpiryWith(db, num((before[0] as any).gen_index), old)
+          const old = num(before[0].expiry_unix_ts_ms)
+          if (b.expiry < old) yield* recordProofExpiryWith(db, num(before[0].gen_index), old)
         }
         return result
       })

@@ -46,9 +46,9 @@ export class GoogleAckOutbox extends Effect.Service<GoogleAckOutbox>()("@session
     const enqueue = (input: { readonly purchaseToken: string; readonly orderId?: string | undefined; readonly subscriptionId?: string | undefined }) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const rows = yield* storage(sql`INSERT INTO google_ack_outbox (purchase_token, order_id, subscription_id, created_unix_ts_ms,
+        const rows = yield* db.q`INSERT INTO google_ack_outbox (purchase_token, order_id, subscription_id, created_unix_ts_ms,
             next_attempt_unix_ts_ms, attempts) VALUES (${input.purchaseToken}, ${input.orderId ?? ""}, ${input.subscriptionId ?? null},
-            ${now}, ${now}, 0) ON CONFLICT DO NOTHING RETURNING id`)
+            ${now}, ${now}, 0) ON CONFLICT DO NOTHING RETURNING id`
         return rows.length > 0
       })
 

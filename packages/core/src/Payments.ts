@@ -13,8 +13,10 @@ import { Entitlement } from "./Entitlement.js"
 import { GenerationIndex } from "./GenerationIndex.js"
 import { Redemption, type UserPaymentTx } from "./Redemption.js"
 import { Revocations } from "./Revocations.js"
-import { blob, bytes, Database, num, storage } from "./Storage/Database.js"
+import { blob, bytes, Database, num, raw, storage } from "./Storage/Database.js"
 import { decodePayment, decodeUser, PAYMENT_COLUMNS, type PaymentRow, USER_COLUMNS } from "./Storage/Rows.js"
+
+const USER_COLS = raw(USER_COLUMNS)
 
 /** Full identity of a stored payment (§4.1 dedupe keys). */
 export type PaymentTx =
@@ -109,9 +111,7 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
     const listForMaster = (master: Uint8Array) => selectPayments(sql`master_pkey = ${blob(master)}`)
 
     const getUser = (master: Uint8Array) =>
-      storage(sql`SELECT ${sql.literal(USER_COLUMNS)} FROM users WHERE master_pkey = ${blob(master)}`).pipe(
-        Effect.map((rows) => (rows.length === 0 ? undefined : decodeUser(rows[0])))
-      )
+      Effect.map(db.q`SELECT ${USER_COLS} FROM users WHERE master_pkey = ${master}`, (rows) => (rows.length === 0 ? undefined : decodeUser(rows[0])))
 
     /** §6.1 step 4: claim a witnessed renewal for the key that owns its subscription chain. */
     const autoRedeem = (input: AddUnredeemedInput) =>
@@ -383,9 +383,10 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
         return yield* restoreRows(rows)
       }))
 
-    const setRefundOn = (where: ReturnType<typeof whereIdentity>, value: number | bigint) =>
+    /** Refresh the owners of the rows an `UPDATE … RETURNING master_pkey` changed; whether any row changed. */
+    const refreshUpdated = <E, R>(update: Effect.Effect<ReadonlyArray<any>, E, R>) =>
       Effect.gen(function*() {
-        const rows = yield* storage(sql`UPDATE payments SET refund_requested_unix_ts_ms = ${value} WHERE ${where} RETURNING master_pkey`)
+        const rows = yield* update
         for (const r of rows) {
           // FLAG-14 fixed: an unredeemed payment has no owner to refresh.
           const m = bytes((r as any).master_pkey)
@@ -395,7 +396,8 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
       })
 
     /** D4f (Apple REFUND_DECLINED): clear the refund-request flag. */
-    const clearRefundRequested = (tx: PaymentTx) => db.transaction(setRefundOn(whereIdentity(tx), 0))
+    const clearRefundRequested = (tx: PaymentTx) =>
+      db.transaction(refreshUpdated(storage(sql`UPDATE payments SET refund_requested_unix_ts_ms = 0 WHERE ${whereIdentity(tx)} RETURNING master_pkey`)))
 
     /**
      * P§2.5 / §6.7: verify the master signature (failure = status 2), then flag/unflag the Apple payment.
@@ -428,7 +430,9 @@ export class Payments extends Effect.Service<Payments>()("@session-pro/core/Paym
         }
         const value = refund <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(refund) : refund
         const updated = yield* db.transaction(
-          setRefundOn(sql`payment_provider = 2 AND apple_tx_id = ${req.paymentTx.appleTxId} AND master_pkey = ${blob(req.masterPkey)}`, value)
+          refreshUpdated(db.q`UPDATE payments SET refund_requested_unix_ts_ms = ${value}
+            WHERE payment_provider = 2 AND apple_tx_id = ${req.paymentTx.appleTxId} AND master_pkey = ${req.masterPkey}
+            RETURNING master_pkey`)
         )
         return { updated }
       })

@@ -4,8 +4,11 @@ import { getProDetailsHash } from "./Crypto/Hashes.js"
 import { PaymentProvider, UserProStatus } from "./Domain/Enums.js"
 import { encodeOrReject, RequestRejected } from "./Domain/Errors.js"
 import { Revocations } from "./Revocations.js"
-import { blob, Database, num, storage } from "./Storage/Database.js"
+import { blob, Database, num, raw } from "./Storage/Database.js"
 import { decodePayment, decodeUser, PAYMENT_COLUMNS, type PaymentRow, USER_COLUMNS } from "./Storage/Rows.js"
+
+const USER_COLS = raw(USER_COLUMNS)
+const PAYMENT_COLS = raw(PAYMENT_COLUMNS)
 import { UserErrors } from "./UserErrors.js"
 
 /** One history item of P§2.4 (provider-specific keys only for that provider). */
@@ -81,7 +84,6 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
     const db = yield* Database
     const userErrors = yield* UserErrors
     const revocations = yield* Revocations
-    const sql = db.sql
 
     const get = (req: {
       readonly version?: number | undefined
@@ -104,14 +106,14 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
         // Plain reads (no write lock); the reference used one read transaction.
         return yield* Effect.gen(function*() {
           const errorReport = (yield* userErrors.hasForMaster(req.masterPkey)) ? 1 : 0
-          const userRows = yield* storage(sql`SELECT ${sql.literal(USER_COLUMNS)} FROM users WHERE master_pkey = ${m}`)
+          const userRows = yield* db.q`SELECT ${USER_COLS} FROM users WHERE master_pkey = ${m}`
           const user = userRows.length === 0 ? undefined : decodeUser(userRows[0])
-          const totalRows = yield* storage(sql`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = ${m}`)
-          const total = num((totalRows[0] as any).n)
+          const totalRows = yield* db.q`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = ${m}`
+          const total = num(totalRows[0].n)
           const items = count === 0n
             ? []
-            : (yield* storage(sql`SELECT ${sql.literal(PAYMENT_COLUMNS)} FROM payments WHERE master_pkey = ${m}
-                AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`))
+            : (yield* db.q`SELECT ${PAYMENT_COLS} FROM payments WHERE master_pkey = ${m}
+                AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`)
               .map((r) => paymentToDetailsItem(decodePayment(r)))
           const expiry = user?.expiry_unix_ts_ms ?? 0
           let status: UserProStatus = total === 0

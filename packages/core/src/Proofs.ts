@@ -13,7 +13,7 @@ import { GoogleAckOutbox } from "./GoogleAckOutbox.js"
 import { Payments, type PaymentTx } from "./Payments.js"
 import { Redemption, type UserPaymentTx } from "./Redemption.js"
 import { Revocations } from "./Revocations.js"
-import { Database, storage } from "./Storage/Database.js"
+import { Database } from "./Storage/Database.js"
 
 export { proofToJson }
 export type { ProProof }
@@ -51,7 +51,6 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
     const redemption = yield* Redemption
     const outbox = yield* GoogleAckOutbox
     const revocations = yield* Revocations
-    const sql = db.sql
     const obf = (b: Uint8Array) => maybeObfuscate(hex(b), settings.unsafeLogging)
 
     /** §3.3: signatures first (first failure returns at once), then the key sanity checks, all collected. */
@@ -87,14 +86,12 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
         const tx = req.paymentTx
         const id = tx.provider === 1 ? tx.googleOrderId : tx.provider === 2 ? tx.appleTxId : tx.rangeproofOrderId
         if (!settings.dev || !id.startsWith("DEV.")) return false
-        const existing = yield* storage(
-          tx.provider === 1
-            ? sql`SELECT id FROM payments WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken}
-                AND google_order_id = ${tx.googleOrderId} AND status = 1`
-            : tx.provider === 2
-            ? sql`SELECT id FROM payments WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId} AND status = 1`
-            : sql`SELECT id FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1`
-        )
+        const existing = yield* (tx.provider === 1
+          ? db.q`SELECT id FROM payments WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken}
+              AND google_order_id = ${tx.googleOrderId} AND status = 1`
+          : tx.provider === 2
+          ? db.q`SELECT id FROM payments WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId} AND status = 1`
+          : db.q`SELECT id FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1`)
         if (existing.length > 0) return false
         const plan = (req.dev?.plan ?? ProPlan.OneMonth) as ProPlan
         const duration = req.dev?.durationMs ?? DEV_DEFAULT_DURATION_MS

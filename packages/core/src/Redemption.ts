@@ -7,7 +7,7 @@ import { BackendSettings } from "./Domain/Settings.js"
 import { clampProofExpiry, roundUpDay } from "./Domain/Time.js"
 import { Entitlement } from "./Entitlement.js"
 import { GenerationIndex } from "./GenerationIndex.js"
-import { blob, Database, storage } from "./Storage/Database.js"
+import { blob, Database } from "./Storage/Database.js"
 
 /** What a client names when it claims a payment (P§2.1); Rangeproof only through the CLI voucher. */
 export type UserPaymentTx =
@@ -41,7 +41,6 @@ export class Redemption extends Effect.Service<Redemption>()("@session-pro/core/
     const keys = yield* BackendKeys
     const entitlement = yield* Entitlement
     const genIndex = yield* GenerationIndex
-    const sql = db.sql
 
     const redeem = (input: {
       readonly master: Uint8Array
@@ -56,35 +55,33 @@ export class Redemption extends Effect.Service<Redemption>()("@session-pro/core/
         let updated: ReadonlyArray<unknown>
         switch (tx.provider) {
           case PaymentProvider.GooglePlayStore:
-            updated = yield* storage(sql`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
+            updated = yield* db.q`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
               WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken} AND google_order_id = ${tx.googleOrderId}
-              AND status = 1 AND google_obfuscated_account_id = ${blob(accountIdForMaster(master))} RETURNING id`)
+              AND status = 1 AND google_obfuscated_account_id = ${accountIdForMaster(master)} RETURNING id`
             break
           case PaymentProvider.iOSAppStore:
             // FLAG-10 replicated: only purchases without an appAccountToken can be claimed.
-            updated = yield* storage(sql`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
+            updated = yield* db.q`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
               WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId} AND status = 1 AND apple_app_account_token = ''
-              RETURNING id`)
+              RETURNING id`
             break
           case PaymentProvider.Rangeproof:
-            updated = yield* storage(sql`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
-              WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1 RETURNING id`)
+            updated = yield* db.q`UPDATE payments SET master_pkey = ${m}, status = 2, redeemed_unix_ts_ms = ${input.redeemedTs}
+              WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId} AND status = 1 RETURNING id`
             break
           default:
             return { _tag: "Error", message: "unknown payment provider" } as RedeemResult
         }
         const label = safePaymentTxLabel(tx, settings.unsafeLogging)
         if (updated.length === 0) {
-          const found = yield* storage(
-            tx.provider === 1
-              ? sql`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken}
-                  AND google_order_id = ${tx.googleOrderId} AND status > 1 AND master_pkey = ${m}`
-              : tx.provider === 2
-              ? sql`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId}
-                  AND status > 1 AND master_pkey = ${m}`
-              : sql`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId}
-                  AND status > 1 AND master_pkey = ${m}`
-          )
+          const found = yield* (tx.provider === 1
+            ? db.q`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 1 AND google_payment_token = ${tx.googlePaymentToken}
+                AND google_order_id = ${tx.googleOrderId} AND status > 1 AND master_pkey = ${m}`
+            : tx.provider === 2
+            ? db.q`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 2 AND apple_tx_id = ${tx.appleTxId}
+                AND status > 1 AND master_pkey = ${m}`
+            : db.q`SELECT COUNT(*) AS n FROM payments WHERE payment_provider = 3 AND rangeproof_order_id = ${tx.rangeproofOrderId}
+                AND status > 1 AND master_pkey = ${m}`)
           if (Number((found[0] as any).n) > 0) {
             return { _tag: "AlreadyRedeemed", message: `Payment was not redeemed, already redeemed TX: ${label}` } as RedeemResult
           }

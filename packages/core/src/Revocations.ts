@@ -3,7 +3,7 @@ import { BackendKeys } from "./BackendKeys.js"
 import { hex } from "./Crypto/Bytes.js"
 import { REVOCATION_EFFECTIVE_DELAY_MS } from "./Domain/Constants.js"
 import { roundUpDay } from "./Domain/Time.js"
-import { blob, Database, num, storage } from "./Storage/Database.js"
+import { Database, num } from "./Storage/Database.js"
 import { decodeRevocation, type RevocationRow } from "./Storage/Rows.js"
 
 export interface RevocationItem {
@@ -20,16 +20,13 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
   effect: Effect.gen(function*() {
     const db = yield* Database
     const keys = yield* BackendKeys
-    const sql = db.sql
 
-    const ticket = storage(sql`SELECT revocation_ticket FROM runtime LIMIT 1`).pipe(
-      Effect.map((rows) => num((rows[0] as any)?.revocation_ticket))
+    const ticket = Effect.map(db.q`SELECT revocation_ticket FROM runtime LIMIT 1`, (rows) => num(rows[0]?.revocation_ticket))
+    const all = Effect.map(
+      db.q`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations ORDER BY gen_index`,
+      (rows) => rows.map(decodeRevocation)
     )
-    const all = storage(sql`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations ORDER BY gen_index`).pipe(
-      Effect.map((rows) => rows.map(decodeRevocation))
-    )
-    const isRevoked = (genIndex: number) =>
-      storage(sql`SELECT 1 AS x FROM revocations WHERE gen_index = ${genIndex}`).pipe(Effect.map((r) => r.length > 0))
+    const isRevoked = (genIndex: number) => Effect.map(db.q`SELECT 1 AS x FROM revocations WHERE gen_index = ${genIndex}`, (r) => r.length > 0)
 
     // gen_index_hash is a pure function of (gen_index, salt): remember the hex so every
     // /get_pro_revocations does not re-hash the whole list (≈100 BLAKE2b per request).
@@ -68,7 +65,7 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
         return { ticket: t, items: rows.map(serve) }
       })
 
-    const bumpTicket = storage(sql`UPDATE runtime SET revocation_ticket = revocation_ticket + 1`).pipe(Effect.asVoid)
+    const bumpTicket = Effect.asVoid(db.q`UPDATE runtime SET revocation_ticket = revocation_ticket + 1`)
 
     /**
      * Insert or update the revocation of `genIndex`. FLAG-2 fixed: a repeat does not raise. FLAG-8 fixed:
@@ -77,25 +74,23 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
      */
     const upsert = (genIndex: number, creation: number, expiry: number, mode: "extend" | "set") =>
       Effect.gen(function*() {
-        const inserted = yield* storage(sql`INSERT INTO revocations (gen_index, creation_unix_ts_ms, expiry_unix_ts_ms)
-          VALUES (${genIndex}, ${creation}, ${expiry}) ON CONFLICT (gen_index) DO NOTHING RETURNING gen_index`)
+        const inserted = yield* db.q`INSERT INTO revocations (gen_index, creation_unix_ts_ms, expiry_unix_ts_ms)
+          VALUES (${genIndex}, ${creation}, ${expiry}) ON CONFLICT (gen_index) DO NOTHING RETURNING gen_index`
         if (inserted.length > 0) return "Created" as const
-        const existing = yield* storage(sql`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations WHERE gen_index = ${genIndex}`)
+        const existing = yield* db.q`SELECT gen_index, creation_unix_ts_ms, expiry_unix_ts_ms FROM revocations WHERE gen_index = ${genIndex}`
         const old = decodeRevocation(existing[0])
         const newCreation = mode === "extend" ? old.creation_unix_ts_ms : creation
         const newExpiry = mode === "extend" ? Math.max(old.expiry_unix_ts_ms, expiry) : expiry
         if (newCreation !== old.creation_unix_ts_ms || newExpiry !== old.expiry_unix_ts_ms) {
-          yield* storage(sql`UPDATE revocations SET creation_unix_ts_ms = ${newCreation}, expiry_unix_ts_ms = ${newExpiry}
-            WHERE gen_index = ${genIndex}`)
+          yield* db.q`UPDATE revocations SET creation_unix_ts_ms = ${newCreation}, expiry_unix_ts_ms = ${newExpiry}
+            WHERE gen_index = ${genIndex}`
           yield* bumpTicket
         }
         return "Updated" as const
       })
 
     const userGenIndex = (master: Uint8Array) =>
-      storage(sql`SELECT gen_index FROM users WHERE master_pkey = ${blob(master)}`).pipe(
-        Effect.map((rows) => (rows.length === 0 ? undefined : num((rows[0] as any).gen_index)))
-      )
+      Effect.map(db.q`SELECT gen_index FROM users WHERE master_pkey = ${master}`, (rows) => (rows.length === 0 ? undefined : num(rows[0].gen_index)))
 
     /** §6.10 admin set (CLI `revoke timestamp`): acts on the user's current gen index. */
     const setForMaster = (master: Uint8Array, v: { readonly creationUnixTsMs: number; readonly expiryUnixTsMs: number }) =>
@@ -110,7 +105,7 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
       db.transaction(Effect.gen(function*() {
         const g = yield* userGenIndex(master)
         if (g === undefined) return "User does not exist" as SetRevocationResult
-        const del = yield* storage(sql`DELETE FROM revocations WHERE gen_index = ${g} RETURNING gen_index`)
+        const del = yield* db.q`DELETE FROM revocations WHERE gen_index = ${g} RETURNING gen_index`
         return (del.length > 0 ? "Deleted" : "Skipped") as SetRevocationResult
       }))
 

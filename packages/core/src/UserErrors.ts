@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { PaymentProvider } from "./Domain/Enums.js"
 import { PaymentError } from "./Domain/Errors.js"
-import { blob, Database, storage } from "./Storage/Database.js"
+import { Database, storage } from "./Storage/Database.js"
 import { decodeUserError } from "./Storage/Rows.js"
 
 export interface UserErrorKey {
@@ -41,10 +41,13 @@ export class UserErrors extends Effect.Service<UserErrors>()("@session-pro/core/
 
     /** FLAG-35 replicated: the join ignores `user_errors.payment_provider`. */
     const hasForMaster = (master: Uint8Array) =>
-      storage(sql`SELECT EXISTS (SELECT 1 FROM payments p JOIN user_errors ue ON
+      Effect.map(
+        db.q`SELECT EXISTS (SELECT 1 FROM payments p JOIN user_errors ue ON
           (p.payment_provider = 2 AND p.apple_original_tx_id = ue.payment_id) OR
           (p.payment_provider = 1 AND p.google_payment_token = ue.payment_id)
-        WHERE p.master_pkey = ${blob(master)}) AS e`).pipe(Effect.map((r) => Number((r[0] as any).e) === 1 || (r[0] as any).e === true))
+        WHERE p.master_pkey = ${master}) AS e`,
+        (r) => Number(r[0].e) === 1 || r[0].e === true
+      )
 
     const list = storage(sql`SELECT payment_id, payment_provider, unix_ts_ms FROM user_errors ORDER BY payment_provider, payment_id`).pipe(
       Effect.map((rows) => rows.map(decodeUserError))

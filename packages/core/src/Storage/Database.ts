@@ -1,15 +1,16 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import type { SqliteClient } from "@effect/sql-sqlite-node"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import * as nodeCrypto from "node:crypto"
 import { accountIdForMaster } from "../Crypto/Hashes.js"
 import { DEV_BACKEND_SEED } from "../Domain/Constants.js"
 import { StorageError } from "../Domain/Errors.js"
 import { IDENTITY_INDEXES, OUR_MIGRATIONS, PG_V9, SCHEMA_VERSION_LATEST, SQLITE_V9 } from "./Ddl.js"
 import * as SqliteDriver from "./SqliteDriver.js"
+import type { SqliteStatement } from "./SqliteDriver.js"
 
 export type Dialect = "sqlite" | "pg"
 
@@ -25,11 +26,34 @@ export interface BootstrapOptions {
 export interface DatabaseShape {
   readonly dialect: Dialect
   readonly sql: SqlClient.SqlClient
-  /** One write transaction (`BEGIN IMMEDIATE` on SQLite); nested calls join the outer one (savepoint). */
+  /**
+   * One write transaction (`BEGIN IMMEDIATE` on SQLite); nested calls join the outer one (savepoint).
+   * Rolled back on failure, defect and interruption; `sql` statements and `q` inside run in it.
+   */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
   /** Dialect-correct boolean parameter (SQLite stores 0/1, PG BOOLEAN). */
   readonly bool: (b: boolean) => number | boolean
+  /**
+   * The fast statement path for hot code: a tagged template whose values are parameters, except
+   * `raw(...)` values, which are spliced in as SQL text (constant column lists). Returns the rows (`[]`
+   * for a statement without result rows; use `RETURNING` to learn what a write touched).
+   *
+   * The compiled text (`?` placeholders on SQLite, `$n` on PostgreSQL) is cached per call site (the
+   * template strings array), so `raw` values must be the same at a given call site (a different one is
+   * compiled again, uncached). SQLite runs the cached better-sqlite3 prepared statement synchronously
+   * (waiting only while another fiber's transaction holds the connection); PostgreSQL runs
+   * `sql.unsafe(text, params)`. Both use the current transaction when there is one. Parameters:
+   * `boolean` → `bool(b)`, `Uint8Array` → `Buffer`, `undefined` → `NULL`. No span per statement.
+   */
+  readonly q: <Row = any>(strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, StorageError>
 }
+
+/** SQL text spliced verbatim into a `db.q` template (see `raw`). */
+export class RawSql {
+  constructor(readonly text: string) {}
+}
+/** Constant SQL text for a `db.q` template, e.g. ``db.q`SELECT ${USER_COLS} FROM users` `` with `USER_COLS = raw(USER_COLUMNS)`. Never user input. */
+export const raw = (text: string): RawSql => new RawSql(text)
 
 export const toStorageError = (e: SqlError | unknown): StorageError =>
   new StorageError({ message: e instanceof Error ? e.message + (hasCause(e) ? `: ${String((e as any).cause)}` : "") : String(e), cause: e })
@@ -100,14 +124,104 @@ export const parseDbUrl = (url: string): DbTarget => {
   throw new Error(`Unsupported database URL (expected sqlite:// or postgresql://): ${url.split("@").pop()}`)
 }
 
+/** One call site of `db.q`, compiled. */
+interface Compiled {
+  /** The spliced `raw` text per value position (undefined = a parameter). */
+  readonly raws: ReadonlyArray<string | undefined>
+  readonly text: string
+  /** Prepared on first use (SQLite fast path). */
+  stmt: SqliteStatement | undefined
+}
+
+const compile = (dialect: Dialect, strings: TemplateStringsArray, values: ReadonlyArray<unknown>): Compiled => {
+  let text = strings[0]!
+  let n = 0
+  const raws: Array<string | undefined> = []
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v instanceof RawSql) {
+      raws.push(v.text)
+      text += v.text
+    } else {
+      raws.push(undefined)
+      text += dialect === "pg" ? `$${++n}` : "?"
+    }
+    text += strings[i + 1]!
+  }
+  return { raws, text, stmt: undefined }
+}
+
+const sameRaws = (c: Compiled, values: ReadonlyArray<unknown>): boolean => {
+  const raws = c.raws
+  for (let i = 0; i < raws.length; i++) {
+    const r = raws[i]
+    const v = values[i]
+    if (r === undefined ? v instanceof RawSql : !(v instanceof RawSql) || v.text !== r) return false
+  }
+  return true
+}
+
+const sqlError = (message: string) => (cause: unknown) => toStorageError(new SqlError({ cause, message }))
+const execError = sqlError("Failed to execute statement")
+const prepareError = sqlError("Failed to prepare statement")
+
 const makeDatabase = (dialect: Dialect, bootstrapOptions?: BootstrapOptions) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const direct = dialect === "sqlite" ? Option.getOrUndefined(yield* Effect.serviceOption(SqliteDriver.SqliteDirect)) : undefined
+    const bool = dialect === "pg" ? (b: boolean) => b : (b: boolean) => (b ? 1 : 0)
+    const param = (v: unknown): unknown =>
+      typeof v === "boolean" ? bool(v) : v === undefined ? null : v instanceof Uint8Array && !Buffer.isBuffer(v) ? blob(v) : v
+    const params = (c: Compiled, values: ReadonlyArray<unknown>): Array<unknown> => {
+      const out: Array<unknown> = []
+      for (let i = 0; i < values.length; i++) if (c.raws[i] === undefined) out.push(param(values[i]))
+      return out
+    }
+
+    const sites = new WeakMap<TemplateStringsArray, Compiled>()
+    const compiled = (strings: TemplateStringsArray, values: ReadonlyArray<unknown>): Compiled => {
+      const c = sites.get(strings)
+      if (c !== undefined && (c.raws.length === 0 || sameRaws(c, values))) return c
+      const fresh = compile(dialect, strings, values)
+      if (c === undefined) sites.set(strings, fresh)
+      return fresh
+    }
+
+    const q: DatabaseShape["q"] = direct !== undefined
+      ? (strings, ...values) => {
+        const c = compiled(strings, values)
+        const ps = params(c, values)
+        return direct.use(() => {
+          let stmt = c.stmt
+          if (stmt === undefined) {
+            try {
+              stmt = c.stmt = direct.prepare(c.text)
+            } catch (cause) {
+              return Effect.fail(prepareError(cause))
+            }
+          }
+          try {
+            if (stmt.reader) return Effect.succeed(stmt.all(...ps) as Array<any>)
+            stmt.run(...ps)
+            return Effect.succeed([])
+          } catch (cause) {
+            return Effect.fail(execError(cause))
+          }
+        })
+      }
+      : (strings, ...values) => {
+        const c = compiled(strings, values)
+        return storage(sql.unsafe<any>(c.text, params(c, values)))
+      }
+
     const db: DatabaseShape = {
       dialect,
       sql,
-      transaction: (effect) => storage(sql.withTransaction(effect)) as any,
-      bool: (b) => (dialect === "pg" ? b : b ? 1 : 0)
+      transaction: direct !== undefined
+        ? (effect) => storage(direct.transaction(effect)) as any
+        : (effect) => storage(sql.withTransaction(effect)) as any,
+      bool,
+      q
     }
     yield* bootstrap(db, bootstrapOptions ?? {})
     return db
