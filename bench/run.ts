@@ -362,7 +362,9 @@ const main = async () => {
       if (isLast && config.soakSeconds > 0 && config.routes.length > 0) {
         soak = await runSoak(server, users, config.routes, (route) => (route === "add_pro_payment" ? addBodyNext : signedBodies(route)), measured)
       }
-      const rss = server.rss()
+      const now = server.rss()
+      // VmHWM can lag the per-second VmRSS samples by a fraction of a MiB (split RSS counters)
+      const rss = { ...now, peakMiB: Math.max(now.peakMiB, isLast && soak ? soak.rss.peakMiB : 0) }
       rssByUsers.push({ users, ...rss })
       log(`N=${users}: server peak RSS ${r2(rss.peakMiB)} MiB`)
     } finally {
