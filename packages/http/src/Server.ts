@@ -13,10 +13,11 @@ import { HttpApp, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse 
 import { NodeHttpServer } from "@effect/platform-node"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Backend } from "@session-pro/core"
-import * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Stream from "effect/Stream"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import { MAX_BODY_BYTES as ONION_MAX_BODY_BYTES } from "./OnionRequests/Outer.js"
@@ -210,55 +211,90 @@ export interface ClientHandlerOptions {
   readonly observe?: ((url: string, method: string, status: number, seconds: number) => void) | undefined
 }
 
+/** Response headers as the platform's `HttpServerResponse.uint8Array` sets them (see `toServerResponse`). */
+const nodeHeaders = (r: Pages.RouteResponse): Record<string, string> => {
+  const h = r.headers
+  const contentType = h["content-type"]
+  let out: Record<string, string>
+  const keys = Object.keys(h)
+  if (keys.length === 1 && contentType) {
+    out = { "content-type": contentType } // the common case: one JSON/HTML content type
+  } else {
+    out = {}
+    for (const k of keys) if (k !== "content-type") out[k] = h[k]
+    if (contentType) out["content-type"] = contentType
+  }
+  if (r.body.length > 0) out["content-length"] = String(r.body.length)
+  return out
+}
+
+const adapterDefect = (defect: unknown) =>
+  Effect.as(Effect.logError("http adapter defect", defect), Pages.failure(2, ["Internal error"]))
+
 /**
  * A `node:http` request handler for `POST` on the five client routes and `/oxen/v4/lsrpc`, run on
  * a prebuilt runtime: the same bytes as `makeApp`'s client path (body limits, 400/413 pages, the
  * adapter-defect envelope) without the platform's request/response/router machinery. Returns
  * false (and touches nothing) for any other request, which the caller hands to the full app.
  * The runtime's `Clock` (e.g. the fake dev clock) drives the handlers as in the full app.
+ *
+ * Per request: one fiber running `dispatch` (no per-fiber runtime metrics: Effect's
+ * `effect_fiber_*` counters are not exported), the response written by the fiber's exit observer,
+ * the socket's `close` watched only while the fiber is still running (it is interrupted then),
+ * and the observed duration measured with `performance.now()` only when there is an observer.
  */
 export const clientHandler = <R extends RouteServices>(runtime: Runtime.Runtime<R>, options: ClientHandlerOptions = {}) => {
-  const runFork = Runtime.runFork(runtime)
+  const runFork = Runtime.runFork(Runtime.disableRuntimeFlag(runtime, RuntimeFlags.RuntimeMetrics))
   const observe = options.observe
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url ?? "/"
     if (req.method !== "POST") return false
+    const url = req.url ?? "/"
     const path = pathOf(url)
     if (!FAST_PATHS.has(path)) return false
+    const start = observe === undefined ? 0 : performance.now()
     const isOnion = path === ONION_PATH
     // The onion handler answers > 10 MiB itself (400), so read one byte more than that.
     const limit = isOnion ? ONION_MAX_BODY_BYTES + 1 : MAX_JSON_BODY_BYTES
-    const headers = lowerHeaders(req.headers)
+    const send = (r: Pages.RouteResponse) => {
+      if (!res.writableEnded) {
+        res.writeHead(r.status, nodeHeaders(r))
+        res.end(r.body)
+      }
+      if (observe !== undefined) observe(url, "POST", r.status, (performance.now() - start) / 1000)
+    }
     readNodeBody(req, limit, (read) => {
-      const answer: Effect.Effect<Pages.RouteResponse, never, RouteServices> = read.ok
-        ? dispatch({ method: "POST", path, headers, body: read.bytes }).pipe(
-          Effect.catchAllDefect((defect) =>
-            Effect.as(Effect.logError("http adapter defect", defect), Pages.failure(2, ["Internal error"]))
-          )
-        )
-        : Effect.succeed(read.tooLarge && !isOnion ? bodyTooLarge() : Pages.badRequest())
-      const program = Effect.flatMap(Clock.currentTimeNanos, (start) =>
-        Effect.flatMap(answer, (r) =>
-          Effect.flatMap(
-            Effect.sync(() => {
-              if (!res.writableEnded) {
-                res.writeHead(r.status, toServerResponse(r).headers as Record<string, string>)
-                res.end(r.body)
-              }
-              return r.status
-            }),
-            (status) =>
-              observe === undefined ? Effect.void : Effect.map(Clock.currentTimeNanos, (end) => {
-                observe(url, "POST", status, Number(end - start) / 1e9)
-              })
-          )))
-      const fiber = runFork(program as Effect.Effect<void, never, R>)
-      res.on("close", () => {
-        if (!res.writableEnded) fiber.unsafeInterruptAsFork(fiber.id())
+      if (!read.ok) return send(read.tooLarge && !isOnion ? bodyTooLarge() : Pages.badRequest())
+      const headers = nodeRequestHeaders(req.headers)
+      const fiber = runFork(
+        Effect.catchAllDefect(dispatch({ method: "POST", path, headers, body: read.bytes }), adapterDefect) as Effect.Effect<
+          Pages.RouteResponse,
+          never,
+          R
+        >
+      )
+      fiber.addObserver((exit) => {
+        try {
+          // Interrupted (the client went away): nothing to answer. `dispatch` never fails.
+          if (exit._tag === "Success") send(exit.value)
+          else if (!Cause.isInterruptedOnly(exit.cause)) send(Pages.failure(2, ["Internal error"]))
+        } catch {
+          res.destroy() // e.g. the socket failed under us; never throw into the fiber runtime
+        }
       })
+      if (fiber.unsafePoll() === null) {
+        res.on("close", () => {
+          if (!res.writableEnded) fiber.unsafeInterruptAsFork(fiber.id())
+        })
+      }
     })
     return true
   }
+}
+
+/** Node's header object is already lower-case; only a repeated `set-cookie` is an array. */
+const nodeRequestHeaders = (h: IncomingMessage["headers"]): Record<string, string> => {
+  for (const k in h) if (typeof h[k] !== "string") return lowerHeaders(h)
+  return h as Record<string, string>
 }
 
 export interface ListenOptions {

@@ -112,7 +112,8 @@ export const nobleAead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) 
 // on the event loop). XChaCha20-Poly1305 = ChaCha20-Poly1305-IETF under the HChaCha20 subkey
 // with nonce 0⁴ ‖ nonce[16..24]; noble's `hchacha` takes native-endian words, hence LE only.
 const SIGMA = new Uint32Array(new TextEncoder().encode("expand 32-byte k").buffer)
-const words = (b: Uint8Array) => new Uint32Array(b.slice().buffer)
+// A copy into a fresh buffer (also for a Buffer argument, whose `slice()` is only a view).
+const words = (b: Uint8Array) => new Uint32Array(Uint8Array.prototype.slice.call(b).buffer)
 const nativeParams = (encType: EncType, key: Uint8Array, nonce: Uint8Array): [string, Uint8Array, Uint8Array] => {
   if (encType === "aes-gcm") return ["aes-256-gcm", key, nonce]
   const sub = new Uint32Array(8)
@@ -127,9 +128,12 @@ const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
   if (!useNative) return nobleAead(encType, key, nonce)
   const [alg, k, n] = nativeParams(encType, key, nonce)
   return {
-    encrypt: (plaintext: Uint8Array): Uint8Array => {
+    encrypt: (plaintext: Uint8Array, prefix?: Uint8Array): Uint8Array => {
       const c = createCipheriv(alg as "aes-256-gcm", k, n, { authTagLength: TAG_BYTES })
-      const out = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()])
+      const body = c.update(plaintext)
+      const final = c.final()
+      const tag = c.getAuthTag()
+      const out = prefix === undefined ? Buffer.concat([body, final, tag]) : Buffer.concat([prefix, body, final, tag])
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
     },
     /** Throws on authentication failure (callers map that to a `CipherError`). */
@@ -148,9 +152,27 @@ const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
  * fresh CSPRNG nonce is drawn (the reference does the same for every reply).
  */
 export const encrypt = (encType: EncType, key: Uint8Array, plaintext: Uint8Array, nonce?: Uint8Array): Uint8Array => {
-  const n = nonce ?? randomBytes(NONCE_BYTES[encType])
+  const n = nonce ?? freshNonce(NONCE_BYTES[encType])
   if (n.length !== NONCE_BYTES[encType]) throw new RangeError(`${encType} nonce must be ${NONCE_BYTES[encType]} bytes`)
-  return concat(n, aead(encType, key, n).encrypt(plaintext))
+  if (useNative) return aead(encType, key, n).encrypt(plaintext, n)
+  return concat(n, nobleAead(encType, key, n).encrypt(plaintext))
+}
+
+/**
+ * Fresh CSPRNG nonces cut from a refilled random block: one OpenSSL call per ~170 replies instead
+ * of one per reply. Every byte is handed out once.
+ */
+const NONCE_POOL_BYTES = 4096
+let noncePool = new Uint8Array(0)
+let noncePoolAt = 0
+const freshNonce = (n: number): Uint8Array => {
+  if (noncePoolAt + n > noncePool.length) {
+    noncePool = randomBytes(NONCE_POOL_BYTES)
+    noncePoolAt = 0
+  }
+  const out = noncePool.slice(noncePoolAt, noncePoolAt + n)
+  noncePoolAt += n
+  return out
 }
 
 /** Inverse of `encrypt`; a wrong key, a tampered byte or a short input is a `CipherError`. */

@@ -21,6 +21,7 @@ import {
   INVALID_REQUEST_REPLY,
   parseInnerRequest
 } from "./Inner.js"
+import { withRequestSpan } from "../Observability/Spans.js"
 import { type DecryptedRequest, decryptRequest, MAX_BODY_BYTES } from "./Outer.js"
 
 /** Runs one inner request in-process (the route engineer's in-process dispatch). */
@@ -76,36 +77,43 @@ export interface HandlerOptions {
 }
 
 /**
- * The handler over a fixed server key pair. Never fails; interruption propagates.
+ * The handler over a fixed server key pair. Never fails; interruption propagates. The pure steps
+ * (outer frame, key agreement, decryption, inner parse) run in one `suspend`; only the inner
+ * dispatch is a nested Effect.
  */
-export const handler =
-  (server: X25519KeyPair, options: HandlerOptions = {}) =>
-  <E, R>(body: Uint8Array, dispatch: Dispatch<E, R>): Effect.Effect<InnerResponse, never, R> =>
-    Effect.gen(function* () {
-      const decrypted = decryptRequest(server, body, options.maxBodyBytes ?? MAX_BODY_BYTES)
-      if (Either.isLeft(decrypted)) {
-        yield* Effect.logDebug("onion request rejected", decrypted.left._tag, decrypted.left.reason)
-        return badRequestResponse()
-      }
-      const req = decrypted.right
-      const inner = parseInnerRequest(req.plaintext)
-      if (Either.isLeft(inner)) {
-        yield* Effect.logWarning("Invalid v4 onion request", inner.left.reason)
-        return encryptedReplyResponse(req, INVALID_REQUEST_REPLY)
-      }
-      const response = yield* Effect.suspend(() => dispatch(inner.right)).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.interrupt
-            : Effect.as(
-                Effect.logError("onion sub-request failed", cause),
-                (options.onDispatchFailure ?? dispatchFailureResponse)(cause)
-              )
+export const handler = (server: X25519KeyPair, options: HandlerOptions = {}) => {
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES
+  const onDispatchFailure = options.onDispatchFailure ?? dispatchFailureResponse
+  const traced = withRequestSpan("OnionRequests.handle")
+  const onDispatchCause = (cause: Cause.Cause<unknown>): Effect.Effect<InnerResponse> =>
+    Cause.isInterruptedOnly(cause)
+      ? Effect.interrupt
+      : Effect.as(Effect.logError("onion sub-request failed", cause), onDispatchFailure(cause))
+  // Belt and braces: the pure steps are total, but a bug there must still not become a 500.
+  const onDefect = (defect: unknown) => Effect.as(Effect.logError("onion handler defect", defect), badRequestResponse())
+  return <E, R>(body: Uint8Array, dispatch: Dispatch<E, R>): Effect.Effect<InnerResponse, never, R> =>
+    traced(Effect.catchAllDefect(
+      Effect.suspend((): Effect.Effect<InnerResponse, never, R> => {
+        const decrypted = decryptRequest(server, body, maxBodyBytes)
+        if (Either.isLeft(decrypted)) {
+          return Effect.as(
+            Effect.logDebug("onion request rejected", decrypted.left._tag, decrypted.left.reason),
+            badRequestResponse()
+          )
+        }
+        const req = decrypted.right
+        const inner = parseInnerRequest(req.plaintext)
+        if (Either.isLeft(inner)) {
+          return Effect.as(
+            Effect.logWarning("Invalid v4 onion request", inner.left.reason),
+            encryptedReplyResponse(req, INVALID_REQUEST_REPLY)
+          )
+        }
+        return Effect.map(
+          Effect.catchAllCause(Effect.suspend(() => dispatch(inner.right)), onDispatchCause),
+          (response) => encryptedReplyResponse(req, response)
         )
-      )
-      return encryptedReplyResponse(req, response)
-    }).pipe(
-      // Belt and braces: the pure steps are total, but a bug there must still not become a 500.
-      Effect.catchAllDefect((defect) => Effect.as(Effect.logError("onion handler defect", defect), badRequestResponse())),
-      Effect.withSpan("OnionRequests.handle")
-    )
+      }),
+      onDefect
+    ))
+}

@@ -66,9 +66,24 @@ const decodeUtf32 = (b: Uint8Array, littleEndian: boolean, skipBom: boolean): st
 }
 
 /** `json.detect_encoding` + decode: UTF-8 (BOM tolerated), UTF-16 and UTF-32 either endian. */
+interface Decoder {
+  readonly decode: (b: Uint8Array) => string
+}
+const decoders = new Map<string, Decoder>()
+/** A fatal decoder per (label, BOM handling), made once: `decode` without `stream` keeps no state. */
+const decoder = (label: string, bom: boolean): Decoder => {
+  const id = `${label}/${bom}`
+  let d = decoders.get(id)
+  if (d === undefined) {
+    d = new TextDecoder(label, { fatal: true, ignoreBOM: !bom })
+    decoders.set(id, d)
+  }
+  return d
+}
+
 export const decodePythonJsonText = (b: Uint8Array): string => {
   const starts = (...p: Array<number>) => p.every((x, i) => b[i] === x)
-  const dec = (label: string, bom: boolean) => new TextDecoder(label, { fatal: true, ignoreBOM: !bom }).decode(b)
+  const dec = (label: string, bom: boolean) => decoder(label, bom).decode(b)
   if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, true)
   if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, true)
   if (starts(0xff, 0xfe)) return dec("utf-16le", true)
@@ -81,7 +96,7 @@ export const decodePythonJsonText = (b: Uint8Array): string => {
     if (b[0] === 0) return dec("utf-16be", false)
     if (b[1] === 0) return dec("utf-16le", false)
   }
-  return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b)
+  return dec("utf-8", false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,7 +136,8 @@ export const parseInnerRequest = (plaintext: Uint8Array): Either.Either<InnerReq
     const second = consumeString(rest)
     if (second === undefined) return fail("BadBodyElement")
     if (second[1].length > 0) return fail("TooManyElements")
-    body = second[0].slice()
+    // A view, not a copy: the plaintext is this request's own buffer.
+    body = second[0]
   }
   let meta: unknown
   try {

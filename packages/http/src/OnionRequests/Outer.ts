@@ -79,8 +79,11 @@ const isBase32zKey = (s: string): boolean => {
  * all-zero key, which later fails the shared-secret check — exactly libsession's behaviour.
  */
 export const parseEphemeralKey = (s: string): Uint8Array => {
-  const utf8 = new TextEncoder().encode(s)
-  if (utf8.length === 32) return utf8
+  // UTF-8 never has fewer bytes than the string has UTF-16 units: longer strings cannot be raw.
+  if (s.length <= 32) {
+    const utf8 = new TextEncoder().encode(s)
+    if (utf8.length === 32) return utf8
+  }
   if (s.length === 64 && HEX_RE.test(s)) return new Uint8Array(Buffer.from(s, "hex"))
   if (isBase64Key(s)) return decodeRadix2(s.replace(/=+$/, ""), (c) => B64.indexOf(c), 6)
   if (isBase32zKey(s)) return decodeRadix2(s.toLowerCase(), (c) => B32Z.indexOf(c), 5)
@@ -145,12 +148,16 @@ export const decryptRequest = (
   body: Uint8Array,
   maxBodyBytes: number = MAX_BODY_BYTES
 ): Either.Either<DecryptedRequest, OuterFrameError | CipherError> =>
-  Either.gen(function* () {
-    const frame = yield* parseOuterFrame(body, maxBodyBytes)
-    const key = yield* deriveServerKey(frame.encType, server, frame.ephemeralKey)
-    const plaintext = yield* decrypt(frame.encType, key, frame.ciphertext)
-    return { encType: frame.encType, key, clientPublicKey: frame.ephemeralKey, plaintext, metadata: frame.metadata }
-  })
+{
+  const frame = parseOuterFrame(body, maxBodyBytes)
+  if (Either.isLeft(frame)) return Either.left(frame.left)
+  const { encType, ephemeralKey, ciphertext, metadata } = frame.right
+  const key = deriveServerKey(encType, server, ephemeralKey)
+  if (Either.isLeft(key)) return Either.left(key.left)
+  const plaintext = decrypt(encType, key.right, ciphertext)
+  if (Either.isLeft(plaintext)) return Either.left(plaintext.left)
+  return Either.right({ encType, key: key.right, clientPublicKey: ephemeralKey, plaintext: plaintext.right, metadata })
+}
 
 /** Client side: `u32le(len) ‖ ciphertext ‖ JSON(metadata)`. */
 export const encodeOuterFrame = (ciphertext: Uint8Array, metadata: Readonly<Record<string, unknown>>): Uint8Array => {

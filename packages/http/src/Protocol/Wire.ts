@@ -117,15 +117,17 @@ const sameWire = (a: WireValue | undefined, b: WireValue | undefined): boolean =
     for (let i = 0; i < x.length; i++) if (!sameWire(x[i], y[i])) return false
     return true
   }
+  // `a` is a private clone: no prototype, no undefined values (so x[k] is an own value or absent)
   const x = a as { readonly [key: string]: WireValue | undefined }
   const y = b as { readonly [key: string]: WireValue | undefined }
+  const keys = Object.keys(y)
   let defined = 0
-  for (const k in y) {
-    if (!Object.prototype.hasOwnProperty.call(y, k) || y[k] === undefined) continue
+  for (let i = 0; i < keys.length; i++) {
+    const v = y[keys[i]]
+    if (v === undefined) continue
     defined++
-    if (!Object.prototype.hasOwnProperty.call(x, k) || !sameWire(x[k], y[k])) return false
+    if (!sameWire(x[keys[i]], v)) return false
   }
-  // `x` is a private clone without undefined values
   return Object.keys(x).length === defined
 }
 
@@ -134,7 +136,7 @@ const cloneWire = (v: WireValue | undefined): WireValue | undefined => {
   if (typeof v !== "object" || v === null || v instanceof RawJson) return v
   if (Array.isArray(v)) return (v as ReadonlyArray<WireValue>).map((x) => cloneWire(x)!)
   const o = v as { readonly [key: string]: WireValue | undefined }
-  const out: { [key: string]: WireValue } = {}
+  const out: { [key: string]: WireValue } = Object.create(null)
   for (const k of Object.keys(o)) if (o[k] !== undefined) out[k] = cloneWire(o[k])!
   return out
 }
@@ -151,7 +153,9 @@ export const rawJsonList = (items: ReadonlyArray<WireValue>): WireValue => {
   const last = lastList
   if (last !== undefined && sameWire(last.items, items)) return last.raw
   const copy = cloneWire(items) as ReadonlyArray<WireValue>
-  const raw = new RawJson(write(copy))
+  // Flattened once (a Latin-1 round trip): the written text is a rope of every piece, which
+  // each response would otherwise walk again when encoding.
+  const raw = new RawJson(Buffer.from(write(copy), "latin1").toString("latin1"))
   lastList = { items: copy, raw }
   return raw
 }

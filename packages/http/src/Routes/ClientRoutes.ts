@@ -23,6 +23,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { withRequestSpan } from "../Observability/Spans.js"
 import { OnionRequests } from "../OnionRequests/OnionRequests.js"
 import {
   parseAddProPayment,
@@ -66,17 +67,6 @@ export const effectiveBody = (headers: Readonly<Record<string, string>>, body: U
   const ct = (headers["content-type"] ?? "").split(";")[0].trim().toLowerCase()
   return ct === "application/x-www-form-urlencoded" || ct === "multipart/form-data" ? new Uint8Array(0) : body
 }
-
-/**
- * Request spans are opt-in: with Effect's built-in tracer (nothing configured) a span per request
- * is pure cost (the native tracer records nothing anyone reads, and `withSpan` captures a stack
- * trace), so spans are only opened when another tracer (e.g. OpenTelemetry) has been provided.
- */
-const defaultTracer = Effect.runSync(Effect.tracer)
-
-/** `Effect.withSpan(name)` when a tracer other than Effect's default one is installed. */
-export const withRequestSpan = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) => tracer === defaultTracer ? self : Effect.withSpan(self, name, { captureStackTrace: false }))
 
 /**
  * One JSON endpoint: parse (status 2 on failure), run the core, map `RequestRejected` to its
