@@ -8,6 +8,7 @@
  *   BENCH_USERS        user counts, comma-separated (default 1,10000,100000)
  *   BENCH_CONNECTIONS  connection counts (default 16,64)
  *   BENCH_SWEEP        payment counts for the sweep (default 10000,100000,1000000; "0" skips it)
+ *   BENCH_SWEEP_SEED   realistic, scattered or both (default both; quick: realistic), see README
  *   BENCH_ROUTES       subset of routes (default all five)
  *   BENCH_MODES        plain,onion (default both)
  *   BENCH_QUICK=1      smoke run: 2 s, 1000 users, 16 connections, sweep at 10000
@@ -47,7 +48,7 @@ import { benchUser, keyOf } from "./lib/keys.js"
 import { type CaseResult, runCase, type SecondStats } from "./lib/load.js"
 import { prepareDb, removeDb, seedRoutes } from "./lib/seed.js"
 import { type ProbeSample, ROOT, type ServerHandle, startServer } from "./lib/server.js"
-import { type SweepTiming, timeSweep } from "./lib/sweep.js"
+import { type SweepTiming, sweepSeedKinds, timeSweep } from "./lib/sweep.js"
 
 const env = process.env
 const quick = env.BENCH_QUICK === "1"
@@ -376,10 +377,12 @@ const main = async () => {
   }
 
   const sweeps: Array<SweepTiming> = []
-  for (const payments of config.sweep) {
-    const s = await timeSweep(NodePath.join(TMP, `sweep-${payments}.db`), payments)
-    sweeps.push(s)
-    log(`sweep at ${payments} payments: ${r2(s.wallMs)} ms wall, ${r2(s.cpuMs)} ms CPU (seeded in ${r2(s.seedSeconds)} s): ${JSON.stringify(s.result)}`)
+  for (const seed of sweepSeedKinds()) {
+    for (const payments of config.sweep) {
+      const s = await timeSweep(NodePath.join(TMP, `sweep-${payments}.db`), payments, seed)
+      sweeps.push(s)
+      log(`sweep at ${payments} payments, ${seed} seed: ${r2(s.wallMs)} ms wall, ${r2(s.cpuMs)} ms CPU (seeded in ${r2(s.seedSeconds)} s): ${JSON.stringify(s.result)}`)
+    }
   }
 
   const meta = {
@@ -561,9 +564,9 @@ const markdown = (j: {
       : "No mark-compact GC in the window (heap used then includes garbage not yet collected).", "")
   }
   if (j.sweeps.length > 0) {
-    L.push("| sweep: payments | wall ms | CPU ms | expired rows | users pruned | revocations deleted |", "|---:|---:|---:|---:|---:|---:|")
+    L.push("| sweep: payments | seed | wall ms | CPU ms | expired rows | users pruned | revocations deleted | seeded in s |", "|---:|---|---:|---:|---:|---:|---:|---:|")
     for (const s of j.sweeps) {
-      L.push(`| ${s.payments} | ${r2(s.wallMs)} | ${r2(s.cpuMs)} | ${s.result.paymentRows} | ${s.result.users} | ${s.result.revocations} |`)
+      L.push(`| ${s.payments} | ${s.seed} | ${r2(s.wallMs)} | ${r2(s.cpuMs)} | ${s.result.paymentRows} | ${s.result.users} | ${s.result.revocations} | ${r2(s.seedSeconds)} |`)
     }
     L.push("")
   }
