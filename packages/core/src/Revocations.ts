@@ -1,4 +1,5 @@
-import { Effect } from "effect"
+import { TransactionConnection } from "@effect/sql/SqlClient"
+import { Effect, Option } from "effect"
 import { BackendKeys } from "./BackendKeys.js"
 import { hex } from "./Crypto/Bytes.js"
 import { REVOCATION_EFFECTIVE_DELAY_MS } from "./Domain/Constants.js"
@@ -52,6 +53,13 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
     }
 
     /**
+     * The served list of the last committed ticket read outside a transaction. Every change of the
+     * revocations table bumps the ticket in the same transaction (insert/delete triggers, `upsert`), so
+     * a ticket names one list: a request at an unchanged ticket reuses it instead of re-reading the rows.
+     */
+    let served: { readonly ticket: number; readonly items: ReadonlyArray<RevocationItem> } | undefined
+
+    /**
      * P§2.3: the whole list when the client's ticket is behind the server's, else nothing (FLAG-24
      * replicated: a client ticket ahead of the server also gets an empty list). Plain reads, no write
      * lock (this route is hot): the ticket is read first, so a concurrent change can only make the rows
@@ -61,8 +69,12 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
       Effect.gen(function*() {
         const t = yield* ticket
         if (BigInt(clientTicket) >= BigInt(t)) return { ticket: t, items: [] as Array<RevocationItem> }
+        if (served !== undefined && served.ticket === t) return { ticket: t, items: served.items.slice() }
         const rows = yield* all
-        return { ticket: t, items: rows.map(serve) }
+        const items = rows.map(serve)
+        // Only a committed state may be remembered (a transaction could still roll its ticket back).
+        if (Option.isNone(yield* Effect.serviceOption(TransactionConnection))) served = { ticket: t, items }
+        return { ticket: t, items: items.slice() }
       })
 
     const bumpTicket = Effect.asVoid(db.q`UPDATE runtime SET revocation_ticket = revocation_ticket + 1`)

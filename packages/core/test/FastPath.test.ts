@@ -4,7 +4,7 @@
  * and interruption, nested transactions joining the outer one, and the per-call-site text cache.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Database, raw, StorageError } from "@session-pro/core"
+import { Backend, BackendKeys, Database, hex, raw, Revocations, StorageError } from "@session-pro/core"
 import { Cause, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { dropPgSchemas, engines } from "./engines.js"
 
@@ -133,5 +133,31 @@ for (const engine of engines) {
         expect([true, 1, "t", "true"]).toContain(rows[0].t)
         expect([...new Uint8Array(rows[0].b)]).toEqual([1, 2])
       })))
+
+    it.live("the revocation list is reused per committed ticket, never from a rolled-back transaction", () =>
+      Effect.gen(function*() {
+        const revs = yield* Revocations
+        const keys = yield* BackendKeys
+        const db = yield* Database
+        const listed = Effect.map(revs.list(0), (l) => ({ ticket: l.ticket, g: l.items.map((i) => i.gen_index_hash) }))
+        const h = (g: number) => hex(keys.genIndexHash(g))
+        yield* revs.upsert(1, 0, 1_000, "set")
+        expect(yield* listed).toEqual({ ticket: 1, g: [h(1)] })
+        expect(yield* listed).toEqual({ ticket: 1, g: [h(1)] })
+        yield* revs.upsert(1, 0, 5 * 86_400_000, "extend")
+        const extended = yield* revs.list(0)
+        expect(extended.ticket).toBe(2)
+        expect(extended.items[0]!.expiry_unix_ts_ms).toBe(5 * 86_400_000)
+        // Inside a transaction that then rolls back: ticket 3 with gen index 3 must not be remembered.
+        const r = yield* Effect.either(db.transaction(Effect.gen(function*() {
+          yield* revs.upsert(3, 0, 1_000, "set")
+          expect(yield* listed).toEqual({ ticket: 3, g: [h(1), h(3)] })
+          return yield* Effect.fail("rollback" as const)
+        })))
+        expect(r._tag).toBe("Left")
+        yield* revs.upsert(4, 0, 1_000, "set")
+        expect(yield* listed).toEqual({ ticket: 3, g: [h(1), h(4)] })
+        expect((yield* revs.list(3)).items).toEqual([])
+      }).pipe(Effect.provide(Layer.unwrapEffect(Effect.map(Effect.promise(engine.fresh), (url) => Backend.layer({ url }))))))
   })
 }
