@@ -70,7 +70,9 @@ const lowerHeaders = (h: Readonly<Record<string, string | ReadonlyArray<string> 
 
 /** WSGI servers hand Flask a percent-decoded PATH_INFO. */
 const pathOf = (url: string): string => {
-  const raw = url.split("?")[0] || "/"
+  const q = url.indexOf("?")
+  const raw = (q < 0 ? url : url.slice(0, q)) || "/"
+  if (raw.indexOf("%") < 0) return raw // nothing to decode (every real client request)
   try {
     return decodeURIComponent(raw)
   } catch {

@@ -44,9 +44,12 @@ export const options = (): RouteResponse => ({
 export const badRequest = (): RouteResponse =>
   page(400, "Bad Request", "The browser (or proxy) sent a request that this server could not understand.")
 
+/** Shared by every JSON response (read-only: frozen so that a mutation fails loudly). */
+const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ "content-type": JSON_CONTENT_TYPE })
+
 export const json = (value: WireValue, status = 200): RouteResponse => ({
   status,
-  headers: { "content-type": JSON_CONTENT_TYPE },
+  headers: JSON_HEADERS,
   body: jsonifyBytes(value)
 })
 
