@@ -95,22 +95,22 @@ export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/cor
   effect: Effect.gen(function*() {
     const db = yield* Database
     const lookup = (master: Uint8Array) =>
-      db.q`SELECT expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, status, refund_requested_unix_ts_ms,
+      db.qv`SELECT expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, status, refund_requested_unix_ts_ms,
           payment_provider, apple_original_tx_id, google_order_id, rangeproof_order_id, revoked_unix_ts_ms
           FROM payments WHERE master_pkey = ${master} AND status IN (2, 4, 3)
           ORDER BY id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`.pipe(
         Effect.map((rows) =>
-          computeEntitlement(rows.map((r: any): LookupRow => ({
-            expiry_unix_ts_ms: num(r.expiry_unix_ts_ms),
-            grace_period_duration_ms: numOrNull(r.grace_period_duration_ms),
-            auto_renewing: bool(r.auto_renewing),
-            status: num(r.status),
-            refund_requested_unix_ts_ms: num(r.refund_requested_unix_ts_ms),
-            payment_provider: num(r.payment_provider),
-            apple_original_tx_id: str(r.apple_original_tx_id),
-            google_order_id: str(r.google_order_id),
-            rangeproof_order_id: str(r.rangeproof_order_id),
-            revoked_unix_ts_ms: numOrNull(r.revoked_unix_ts_ms)
+          computeEntitlement(rows.map((r): LookupRow => ({
+            expiry_unix_ts_ms: num(r[0]),
+            grace_period_duration_ms: numOrNull(r[1]),
+            auto_renewing: bool(r[2]),
+            status: num(r[3]),
+            refund_requested_unix_ts_ms: num(r[4]),
+            payment_provider: num(r[5]),
+            apple_original_tx_id: str(r[6]),
+            google_order_id: str(r[7]),
+            rangeproof_order_id: str(r[8]),
+            revoked_unix_ts_ms: numOrNull(r[9])
           })))
         )
       )

@@ -4,11 +4,16 @@ import { getProDetailsHash } from "./Crypto/Hashes.js"
 import { PaymentProvider, UserProStatus } from "./Domain/Enums.js"
 import { encodeOrReject, RequestRejected } from "./Domain/Errors.js"
 import { Revocations } from "./Revocations.js"
-import { blob, Database, num, raw } from "./Storage/Database.js"
-import { decodePayment, decodeUser, PAYMENT_COLUMNS, type PaymentRow, USER_COLUMNS } from "./Storage/Rows.js"
+import type { PaymentStatus, ProPlan } from "./Domain/Enums.js"
+import { blob, bool, Database, num, numOrNull, raw, str } from "./Storage/Database.js"
+import type { PaymentRow } from "./Storage/Rows.js"
 
-const USER_COLS = raw(USER_COLUMNS)
-const PAYMENT_COLS = raw(PAYMENT_COLUMNS)
+/** Only the columns `/get_pro_details` uses (no BLOBs to copy, nothing decoded for nothing). */
+const USER_COLS = raw(`gen_index, expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, refund_requested_unix_ts_ms`)
+const ITEM_COLS = raw(`status, plan, payment_provider, auto_renewing, unredeemed_unix_ts_ms, redeemed_unix_ts_ms,
+  expiry_unix_ts_ms, grace_period_duration_ms, platform_refund_expiry_unix_ts_ms, revoked_unix_ts_ms,
+  refund_requested_unix_ts_ms, google_payment_token, google_order_id, apple_original_tx_id, apple_tx_id,
+  apple_web_line_order_tx_id, rangeproof_order_id`)
 import { UserErrors } from "./UserErrors.js"
 
 /** One history item of P§2.4 (provider-specific keys only for that provider). */
@@ -45,7 +50,50 @@ export interface ProDetailsResult {
   readonly items: ReadonlyArray<ProDetailsItem>
 }
 
-export const paymentToDetailsItem = (p: PaymentRow): ProDetailsItem => {
+/** The payment fields a history item is made of. */
+export type DetailsItemSource = Pick<
+  PaymentRow,
+  | "status"
+  | "plan"
+  | "payment_provider"
+  | "auto_renewing"
+  | "unredeemed_unix_ts_ms"
+  | "redeemed_unix_ts_ms"
+  | "expiry_unix_ts_ms"
+  | "grace_period_duration_ms"
+  | "platform_refund_expiry_unix_ts_ms"
+  | "revoked_unix_ts_ms"
+  | "refund_requested_unix_ts_ms"
+  | "google_payment_token"
+  | "google_order_id"
+  | "apple_original_tx_id"
+  | "apple_tx_id"
+  | "apple_web_line_order_tx_id"
+  | "rangeproof_order_id"
+>
+
+/** Decodes an `ITEM_COLS` row (values in column order) as `decodePayment` decodes those columns. */
+const decodeItemSource = (r: ReadonlyArray<any>): DetailsItemSource => ({
+  status: num(r[0]) as PaymentStatus,
+  plan: num(r[1]) as ProPlan,
+  payment_provider: num(r[2]) as PaymentProvider,
+  auto_renewing: bool(r[3]),
+  unredeemed_unix_ts_ms: num(r[4]),
+  redeemed_unix_ts_ms: numOrNull(r[5]),
+  expiry_unix_ts_ms: num(r[6]),
+  grace_period_duration_ms: numOrNull(r[7]),
+  platform_refund_expiry_unix_ts_ms: num(r[8]),
+  revoked_unix_ts_ms: numOrNull(r[9]),
+  refund_requested_unix_ts_ms: num(r[10]),
+  google_payment_token: str(r[11]),
+  google_order_id: str(r[12]),
+  apple_original_tx_id: str(r[13]),
+  apple_tx_id: str(r[14]),
+  apple_web_line_order_tx_id: str(r[15]),
+  rangeproof_order_id: str(r[16])
+})
+
+export const paymentToDetailsItem = (p: DetailsItemSource): ProDetailsItem => {
   const base = {
     status: p.status,
     plan: p.plan,
@@ -103,18 +151,25 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
           return yield* Effect.fail(new RequestRejected({ status: 2, errors: ["Signature failed to be verified"] }))
         }
         const m = blob(req.masterPkey)
-        // Plain reads (no write lock); the reference used one read transaction.
-        return yield* Effect.gen(function*() {
+        // One read transaction (no write lock), as the reference.
+        return yield* db.readTransaction(Effect.gen(function*() {
           const errorReport = (yield* userErrors.hasForMaster(req.masterPkey)) ? 1 : 0
           const userRows = yield* db.q`SELECT ${USER_COLS} FROM users WHERE master_pkey = ${m}`
-          const user = userRows.length === 0 ? undefined : decodeUser(userRows[0])
+          const u = userRows[0]
+          const user = u === undefined ? undefined : {
+            gen_index: num(u.gen_index),
+            expiry_unix_ts_ms: num(u.expiry_unix_ts_ms),
+            grace_period_duration_ms: num(u.grace_period_duration_ms),
+            auto_renewing: bool(u.auto_renewing),
+            refund_requested_unix_ts_ms: num(u.refund_requested_unix_ts_ms)
+          }
           const totalRows = yield* db.q`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = ${m}`
           const total = num(totalRows[0].n)
           const items = count === 0n
             ? []
-            : (yield* db.q`SELECT ${PAYMENT_COLS} FROM payments WHERE master_pkey = ${m}
+            : (yield* db.qv`SELECT ${ITEM_COLS} FROM payments WHERE master_pkey = ${m}
                 AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`)
-              .map((r) => paymentToDetailsItem(decodePayment(r)))
+              .map((r) => paymentToDetailsItem(decodeItemSource(r)))
           const expiry = user?.expiry_unix_ts_ms ?? 0
           let status: UserProStatus = total === 0
             ? UserProStatus.NeverBeenPro
@@ -137,7 +192,7 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
             items
           }
           return result
-        })
+        }))
       })
     return { get } as const
   })

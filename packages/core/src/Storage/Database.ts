@@ -31,6 +31,12 @@ export interface DatabaseShape {
    * Rolled back on failure, defect and interruption; `sql` statements and `q` inside run in it.
    */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
+  /**
+   * Run a group of reads together. SQLite: one deferred `BEGIN`…`COMMIT` under the connection's lock (one
+   * snapshot, the WAL read lock taken once); inside a transaction it just joins it. PostgreSQL: `effect`
+   * as is (each statement autocommits, as before). Reads only.
+   */
+  readonly readTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
   /** Dialect-correct boolean parameter (SQLite stores 0/1, PG BOOLEAN). */
   readonly bool: (b: boolean) => number | boolean
   /**
@@ -46,6 +52,12 @@ export interface DatabaseShape {
    * `boolean` → `bool(b)`, `Uint8Array` → `Buffer`, `undefined` → `NULL`. No span per statement.
    */
   readonly q: <Row = any>(strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, StorageError>
+  /**
+   * `q` for hot reads returning each row as an array of its column values, in the order selected (no
+   * per-row object with named keys; better-sqlite3 `raw` mode on SQLite, `.values` on PostgreSQL).
+   * Same parameters and caching as `q`; the statement must return rows.
+   */
+  readonly qv: (strings: TemplateStringsArray, ...values: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<any>>, StorageError>
 }
 
 /** SQL text spliced verbatim into a `db.q` template (see `raw`). */
@@ -131,6 +143,8 @@ interface Compiled {
   readonly text: string
   /** Prepared on first use (SQLite fast path). */
   stmt: SqliteStatement | undefined
+  /** `qv`'s own statement in raw mode (not the shared cached one, whose mode `q` relies on). */
+  rawStmt: SqliteStatement | undefined
 }
 
 const compile = (dialect: Dialect, strings: TemplateStringsArray, values: ReadonlyArray<unknown>): Compiled => {
@@ -148,7 +162,7 @@ const compile = (dialect: Dialect, strings: TemplateStringsArray, values: Readon
     }
     text += strings[i + 1]!
   }
-  return { raws, text, stmt: undefined }
+  return { raws, text, stmt: undefined, rawStmt: undefined }
 }
 
 const sameRaws = (c: Compiled, values: ReadonlyArray<unknown>): boolean => {
@@ -214,14 +228,45 @@ const makeDatabase = (dialect: Dialect, bootstrapOptions?: BootstrapOptions) =>
         return storage(sql.unsafe<any>(c.text, params(c, values)))
       }
 
+    const qv: DatabaseShape["qv"] = direct !== undefined
+      ? (strings, ...values) => {
+        const c = compiled(strings, values)
+        const ps = params(c, values)
+        return direct.use(() => {
+          let stmt = c.rawStmt
+          if (stmt === undefined) {
+            try {
+              stmt = direct.db.prepare(c.text)
+              stmt.raw(true)
+              c.rawStmt = stmt
+            } catch (cause) {
+              return Effect.fail(prepareError(cause))
+            }
+          }
+          try {
+            return Effect.succeed(stmt.all(...ps) as Array<Array<any>>)
+          } catch (cause) {
+            return Effect.fail(execError(cause))
+          }
+        })
+      }
+      : (strings, ...values) => {
+        const c = compiled(strings, values)
+        return storage(sql.unsafe(c.text, params(c, values)).values)
+      }
+
     const db: DatabaseShape = {
       dialect,
       sql,
       transaction: direct !== undefined
         ? (effect) => storage(direct.transaction(effect)) as any
         : (effect) => storage(sql.withTransaction(effect)) as any,
+      readTransaction: direct !== undefined
+        ? (effect) => storage(direct.readTransaction(effect)) as any
+        : (effect) => effect,
       bool,
-      q
+      q,
+      qv
     }
     yield* bootstrap(db, bootstrapOptions ?? {})
     return db
