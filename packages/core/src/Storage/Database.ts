@@ -31,12 +31,6 @@ export interface DatabaseShape {
    * Rolled back on failure, defect and interruption; `sql` statements and `q` inside run in it.
    */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
-  /**
-   * Run a group of reads together. SQLite: one deferred `BEGIN`…`COMMIT` under the connection's lock (one
-   * snapshot, the WAL read lock taken once); inside a transaction it just joins it. PostgreSQL: `effect`
-   * as is (each statement autocommits, as before). Reads only.
-   */
-  readonly readTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StorageError, R>
   /** Dialect-correct boolean parameter (SQLite stores 0/1, PG BOOLEAN). */
   readonly bool: (b: boolean) => number | boolean
   /**
@@ -261,9 +255,6 @@ const makeDatabase = (dialect: Dialect, bootstrapOptions?: BootstrapOptions) =>
       transaction: direct !== undefined
         ? (effect) => storage(direct.transaction(effect)) as any
         : (effect) => storage(sql.withTransaction(effect)) as any,
-      readTransaction: direct !== undefined
-        ? (effect) => storage(direct.readTransaction(effect)) as any
-        : (effect) => effect,
       bool,
       q,
       qv

@@ -72,12 +72,6 @@ export interface SqliteDirectShape {
    * inside use it); nested calls join it with a savepoint. Rolled back on failure, defect and interruption.
    */
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
-  /**
-   * One deferred (`BEGIN`) read transaction holding the connection's lock, so a request's several reads
-   * see one snapshot and take the WAL shared-memory read lock once. Inside a transaction already, `effect`
-   * just joins it. For reads only: a write inside would need to upgrade the deferred transaction.
-   */
-  readonly readTransaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
 }
 export class SqliteDirect extends Context.Tag("@session-pro/core/SqliteDirect")<SqliteDirect, SqliteDirectShape>() {}
 
@@ -219,7 +213,6 @@ const make = (options: SqliteDriverOptions) =>
       })
 
     const begin = db.prepare("BEGIN IMMEDIATE")
-    const beginDeferred = db.prepare("BEGIN")
     const commit = db.prepare("COMMIT")
     const rollback = db.prepare("ROLLBACK")
     const savepoints: Array<{ save: SqliteStatement; release: SqliteStatement; rollbackTo: SqliteStatement }> = []
@@ -234,15 +227,11 @@ const make = (options: SqliteDriverOptions) =>
       Effect.locally(effect, FiberRef.currentContext, Context.add(context, TransactionConnection, [connection, id] as const))
 
     /** Outermost: lock (held until the end), BEGIN IMMEDIATE, the effect, COMMIT or ROLLBACK, unlock. */
-    const outer = <A, E, R>(
-      effect: Effect.Effect<A, E, R>,
-      context: Context.Context<never>,
-      beginStatement: SqliteStatement = begin
-    ): Effect.Effect<A, E | SqlError, R> =>
+    const outer = <A, E, R>(effect: Effect.Effect<A, E, R>, context: Context.Context<never>): Effect.Effect<A, E | SqlError, R> =>
       Effect.uninterruptibleMask((restore) => {
         const run = (): Effect.Effect<A, E | SqlError, R> => {
           try {
-            beginStatement.run()
+            begin.run()
           } catch (cause) {
             lock.release()
             return Effect.fail(txError("Failed to begin transaction")(cause))
@@ -307,13 +296,7 @@ const make = (options: SqliteDriverOptions) =>
         return depth >= 0 ? nested(effect, context, depth + 1) : outer(effect, context)
       })
 
-    const readTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
-      Effect.withFiberRuntime((fiber) => {
-        const context = fiber.currentContext
-        return inOurTransaction(context) >= 0 ? effect : outer(effect, context, beginDeferred)
-      })
-
-    const direct: SqliteDirectShape = { db, prepare: prepareCached, use, transaction, readTransaction }
+    const direct: SqliteDirectShape = { db, prepare: prepareCached, use, transaction }
     const client = yield* Client.make({
       acquirer,
       compiler,
