@@ -47,11 +47,11 @@ describe.skipIf(!PG_URL)("conformance and replay runners on PostgreSQL", () => {
     const onSqlite = await quiet(run(vectors()))
     expect(summary.passed).toBe(onSqlite.passed)
     console.log(`[pg conformance] ${summary.passed} passed, ${summary.failed} failed (SQLite: ${onSqlite.passed} passed); sets: ${[...during.keys()].join(", ")}`)
-    // While a set ran, exactly one new schema of its own existed, bootstrapped with the 10 tables.
+    // While a set ran, exactly one new schema of its own existed, bootstrapped with the 11 tables (v9 + migrations 10 and 11).
     expect([...during.keys()].sort()).toEqual(["dev", "prod"])
     for (const [set, seen] of during) {
       expect(seen, set).toHaveLength(1)
-      expect(seen[0], set).toMatch(/:10$/)
+      expect(seen[0], set).toMatch(/:11$/)
     }
     expect(schemas("conformance_")).toEqual(before)
   })
@@ -73,7 +73,7 @@ describe.skipIf(!PG_URL)("conformance and replay runners on PostgreSQL", () => {
     expect(seen.size).toBe(fixtures.length)
     for (const [scenario, s] of seen) {
       expect(s, scenario).toHaveLength(1)
-      expect(s[0], scenario).toMatch(/:10$/)
+      expect(s[0], scenario).toMatch(/:11$/)
     }
     expect(schemas("replay_")).toEqual(before)
   })

@@ -91,6 +91,13 @@ describe("PyJson: Python json.loads semantics", () => {
     expect(err("[".repeat(100_000))).toContain("maximum recursion depth exceeded")
   })
 
+  it("a \"__proto__\" key is an own property (as JSON.parse), never the prototype", () => {
+    const o = toPlain(ok('{"__proto__":{"polluted":1}}')) as Record<string, unknown>
+    expect(Object.keys(o)).toEqual(["__proto__"])
+    expect(Object.getPrototypeOf(o)).toBe(Object.prototype)
+    expect((o as { polluted?: unknown }).polluted).toBeUndefined()
+  })
+
   it("agrees with JSON.parse on ordinary documents (property)", () => {
     fc.assert(
       fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {

@@ -490,7 +490,11 @@ export const toPlain = (v: PyValue): Plain => {
       return v.items.map(toPlain)
     case "dict": {
       const o: Record<string, Plain> = {}
-      for (const [k, x] of v.entries) o[k] = toPlain(x)
+      for (const [k, x] of v.entries) {
+        // A "__proto__" key is an own property, as with JSON.parse (an assignment would set the prototype).
+        if (k === "__proto__") Object.defineProperty(o, k, { value: toPlain(x), enumerable: true, writable: true, configurable: true })
+        else o[k] = toPlain(x)
+      }
       return o
     }
   }
