@@ -195,55 +195,41 @@ const makeDatabase = (dialect: Dialect, bootstrapOptions?: BootstrapOptions) =>
       return fresh
     }
 
-    const q: DatabaseShape["q"] = direct !== undefined
-      ? (strings, ...values) => {
-        const c = compiled(strings, values)
-        const ps = params(c, values)
-        return direct.use(() => {
-          let stmt = c.stmt
-          if (stmt === undefined) {
-            try {
-              stmt = c.stmt = direct.prepare(c.text)
-            } catch (cause) {
-              return Effect.fail(prepareError(cause))
-            }
-          }
+    /**
+     * SQLite: the call site's cached statement run synchronously under the driver's lock. `q` uses the
+     * driver's shared statement (rows as objects); `qv` its own statement in raw mode (rows as arrays).
+     */
+    const runDirect = (sqlite: SqliteDriver.SqliteDirectShape, strings: TemplateStringsArray, values: ReadonlyArray<unknown>, arrays: boolean) => {
+      const c = compiled(strings, values)
+      const ps = params(c, values)
+      return sqlite.use(() => {
+        let stmt = arrays ? c.rawStmt : c.stmt
+        if (stmt === undefined) {
           try {
-            if (stmt.reader) return Effect.succeed(stmt.all(...ps) as Array<any>)
-            stmt.run(...ps)
-            return Effect.succeed([])
+            stmt = arrays ? (c.rawStmt = sqlite.db.prepare(c.text).raw(true)) : (c.stmt = sqlite.prepare(c.text))
           } catch (cause) {
-            return Effect.fail(execError(cause))
+            return Effect.fail(prepareError(cause))
           }
-        })
-      }
+        }
+        try {
+          if (stmt.reader) return Effect.succeed(stmt.all(...ps) as Array<any>)
+          stmt.run(...ps)
+          return Effect.succeed([])
+        } catch (cause) {
+          return Effect.fail(execError(cause))
+        }
+      })
+    }
+
+    const q: DatabaseShape["q"] = direct !== undefined
+      ? (strings, ...values) => runDirect(direct, strings, values, false)
       : (strings, ...values) => {
         const c = compiled(strings, values)
         return storage(sql.unsafe<any>(c.text, params(c, values)))
       }
 
     const qv: DatabaseShape["qv"] = direct !== undefined
-      ? (strings, ...values) => {
-        const c = compiled(strings, values)
-        const ps = params(c, values)
-        return direct.use(() => {
-          let stmt = c.rawStmt
-          if (stmt === undefined) {
-            try {
-              stmt = direct.db.prepare(c.text)
-              stmt.raw(true)
-              c.rawStmt = stmt
-            } catch (cause) {
-              return Effect.fail(prepareError(cause))
-            }
-          }
-          try {
-            return Effect.succeed(stmt.all(...ps) as Array<Array<any>>)
-          } catch (cause) {
-            return Effect.fail(execError(cause))
-          }
-        })
-      }
+      ? (strings, ...values) => runDirect(direct, strings, values, true)
       : (strings, ...values) => {
         const c = compiled(strings, values)
         return storage(sql.unsafe(c.text, params(c, values)).values)
