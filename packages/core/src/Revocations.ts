@@ -3,9 +3,12 @@ import { Effect, Option } from "effect"
 import { BackendKeys } from "./BackendKeys.js"
 import { hex } from "./Crypto/Bytes.js"
 import { REVOCATION_EFFECTIVE_DELAY_MS } from "./Domain/Constants.js"
+import type { StorageError } from "./Domain/Errors.js"
 import { roundUpDay } from "./Domain/Time.js"
 import { Database, num } from "./Storage/Database.js"
 import { decodeRevocation, type RevocationRow } from "./Storage/Rows.js"
+
+const NO_ITEMS: ReadonlyArray<never> = Object.freeze([])
 
 export interface RevocationItem {
   readonly effective_unix_ts_ms: number
@@ -65,16 +68,17 @@ export class Revocations extends Effect.Service<Revocations>()("@session-pro/cor
      * lock (this route is hot): the ticket is read first, so a concurrent change can only make the rows
      * newer than the ticket, and the client then simply fetches again.
      */
-    const list = (clientTicket: number | bigint) =>
+    const list = (clientTicket: number | bigint): Effect.Effect<{ readonly ticket: number; readonly items: ReadonlyArray<RevocationItem> }, StorageError> =>
       Effect.gen(function*() {
         const t = yield* ticket
-        if (BigInt(clientTicket) >= BigInt(t)) return { ticket: t, items: [] as Array<RevocationItem> }
-        if (served !== undefined && served.ticket === t) return { ticket: t, items: served.items.slice() }
+        if (BigInt(clientTicket) >= BigInt(t)) return { ticket: t, items: NO_ITEMS }
+        // The same frozen array while the ticket is unchanged, so adapters can cache its encoding by identity.
+        if (served !== undefined && served.ticket === t) return { ticket: t, items: served.items }
         const rows = yield* all
-        const items = rows.map(serve)
+        const items: ReadonlyArray<RevocationItem> = Object.freeze(rows.map((r) => Object.freeze(serve(r))))
         // Only a committed state may be remembered (a transaction could still roll its ticket back).
         if (Option.isNone(yield* Effect.serviceOption(TransactionConnection))) served = { ticket: t, items }
-        return { ticket: t, items: items.slice() }
+        return { ticket: t, items }
       })
 
     const bumpTicket = Effect.asVoid(db.q`UPDATE runtime SET revocation_ticket = revocation_ticket + 1`)

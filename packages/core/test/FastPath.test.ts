@@ -147,6 +147,10 @@ for (const engine of engines) {
         yield* revs.upsert(1, 0, 5 * 86_400_000, "extend")
         const extended = yield* revs.list(0)
         expect(extended.ticket).toBe(2)
+        // Same ticket, same frozen array (adapters cache its encoding by identity); a new ticket, a new one.
+        const again = yield* revs.list(0)
+        expect(again.items).toBe(extended.items)
+        expect(Object.isFrozen(extended.items) && Object.isFrozen(extended.items[0])).toBe(true)
         expect(extended.items[0]!.expiry_unix_ts_ms).toBe(5 * 86_400_000)
         // Inside a transaction that then rolls back: ticket 3 with gen index 3 must not be remembered.
         const r = yield* Effect.either(db.transaction(Effect.gen(function*() {

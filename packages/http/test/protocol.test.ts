@@ -15,7 +15,7 @@ import {
   parseSetPaymentRefundRequested
 } from "../src/Protocol/Requests.js"
 import * as Schemas from "../src/Protocol/Schemas.js"
-import { jsonify } from "../src/Protocol/Wire.js"
+import { jsonify, rawJsonList, RawJson } from "../src/Protocol/Wire.js"
 
 const utf8 = (s: string) => new TextEncoder().encode(s)
 const err = (body: string | Uint8Array) => {
@@ -166,6 +166,17 @@ describe("Wire: Flask jsonify", () => {
       '{"result":{"a":[1,"\\u00e9\\u2713\\u007f\\n\\t\\"\\\\/\\ud83d\\ude00"],"b":true},"status":0}\n'
     )
     expect(jsonify({ big: 18446744073709551617n, n: 1767237945500 })).toBe('{"big":18446744073709551617,"n":1767237945500}\n')
+  })
+
+  it("rawJsonList: same bytes as the plain list; a frozen list is encoded once, a mutable one every time", () => {
+    const items = Array.from({ length: 10 }, (_, i) => Object.freeze({ gen_index_hash: `h${i}`, expiry_unix_ts_ms: i }))
+    const frozen = Object.freeze(items.slice())
+    const once = rawJsonList(frozen)
+    expect(once).toBeInstanceOf(RawJson)
+    expect(rawJsonList(frozen)).toBe(once)
+    expect(jsonify({ items: once })).toBe(jsonify({ items }))
+    const mutable = items.slice()
+    expect(rawJsonList(mutable)).toBe(mutable)
   })
 
   it("reproduces every recorded JSON response body byte for byte", () => {

@@ -104,59 +104,24 @@ const write = (v: WireValue): string => {
   return `${out}}`
 }
 
-/** Structural equality as far as the output is concerned (undefined = absent, key order ignored). */
-const sameWire = (a: WireValue | undefined, b: WireValue | undefined): boolean => {
-  if (a === b) return true
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
-  if (a instanceof RawJson || b instanceof RawJson) return a instanceof RawJson && b instanceof RawJson && a.text === b.text
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a)) {
-    const x = a as ReadonlyArray<WireValue>
-    const y = b as ReadonlyArray<WireValue>
-    if (x.length !== y.length) return false
-    for (let i = 0; i < x.length; i++) if (!sameWire(x[i], y[i])) return false
-    return true
-  }
-  // `a` is a private clone: no prototype, no undefined values (so x[k] is an own value or absent)
-  const x = a as { readonly [key: string]: WireValue | undefined }
-  const y = b as { readonly [key: string]: WireValue | undefined }
-  const keys = Object.keys(y)
-  let defined = 0
-  for (let i = 0; i < keys.length; i++) {
-    const v = y[keys[i]]
-    if (v === undefined) continue
-    defined++
-    if (!sameWire(x[keys[i]], v)) return false
-  }
-  return Object.keys(x).length === defined
-}
-
-/** A private deep copy (the cache below must not see later mutations of the caller's objects). */
-const cloneWire = (v: WireValue | undefined): WireValue | undefined => {
-  if (typeof v !== "object" || v === null || v instanceof RawJson) return v
-  if (Array.isArray(v)) return (v as ReadonlyArray<WireValue>).map((x) => cloneWire(x)!)
-  const o = v as { readonly [key: string]: WireValue | undefined }
-  const out: { [key: string]: WireValue } = Object.create(null)
-  for (const k of Object.keys(o)) if (o[k] !== undefined) out[k] = cloneWire(o[k])!
-  return out
-}
-
-let lastList: { readonly items: ReadonlyArray<WireValue>; readonly raw: RawJson } | undefined
+/** Encodings of frozen lists by identity (see `rawJsonList`); dropped with the list. */
+const encodedLists = new WeakMap<ReadonlyArray<WireValue>, RawJson>()
 
 /**
- * A list that is usually the same from one response to the next (the revocation list: hundreds
- * of items, the bulk of the response), serialised once and reused while its content stays equal.
- * Comparing is a few µs; writing it again would be tens.
+ * A list that is usually the same from one response to the next (the revocation list: hundreds of
+ * items, the bulk of the response). The core hands out the same frozen array while the revocation
+ * ticket is unchanged, so a frozen list is encoded once and its text reused; any other list is
+ * written as usual.
  */
 export const rawJsonList = (items: ReadonlyArray<WireValue>): WireValue => {
-  if (items.length < 8) return items
-  const last = lastList
-  if (last !== undefined && sameWire(last.items, items)) return last.raw
-  const copy = cloneWire(items) as ReadonlyArray<WireValue>
-  // Flattened once (a Latin-1 round trip): the written text is a rope of every piece, which
-  // each response would otherwise walk again when encoding.
-  const raw = new RawJson(Buffer.from(write(copy), "latin1").toString("latin1"))
-  lastList = { items: copy, raw }
+  if (items.length < 8 || !Object.isFrozen(items)) return items
+  let raw = encodedLists.get(items)
+  if (raw === undefined) {
+    // Flattened once (a Latin-1 round trip): the written text is a rope of every piece, which
+    // each response would otherwise walk again when encoding.
+    raw = new RawJson(Buffer.from(write(items), "latin1").toString("latin1"))
+    encodedLists.set(items, raw)
+  }
   return raw
 }
 
