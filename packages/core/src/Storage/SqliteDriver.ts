@@ -52,7 +52,10 @@ import { Context, Effect, Exit, FiberRef, Layer, Scope } from "effect"
 export interface SqliteDriverOptions {
   readonly filename: string
   readonly busyTimeoutMs?: number
+  /** SQLite `mmap_size` for a file DB (default 1 GiB of address space, not memory; 0 turns it off). */
+  readonly mmapSizeBytes?: number
 }
+export const DEFAULT_MMAP_SIZE = 1024 * 1024 * 1024
 
 /** The raw handle, for backups and legacy-schema tests. */
 export class SqliteHandle extends Context.Tag("@session-pro/core/SqliteHandle")<SqliteHandle, SqliteDb>() {}
@@ -126,6 +129,11 @@ const make = (options: SqliteDriverOptions) =>
     if (options.filename !== ":memory:" && options.filename !== "") db.pragma("journal_mode = WAL")
     db.pragma("synchronous = NORMAL")
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`)
+    // Reads of the main DB file through a memory map instead of pread + a copy into SQLite's 2 MiB page
+    // cache: on a DB larger than that cache every point lookup otherwise pays read syscalls (measured at
+    // 100k users: /get_pro_details 0.74 → 0.56 CPU ms per request). WAL frames are still read as before.
+    const mmap = options.mmapSizeBytes ?? DEFAULT_MMAP_SIZE
+    if (mmap > 0 && options.filename !== ":memory:" && options.filename !== "") db.pragma(`mmap_size = ${Math.trunc(mmap)}`)
 
     const cache = new Map<string, SqliteStatement>()
     const prepareCached = (sql: string) => {
