@@ -5,7 +5,8 @@
  * `SqlClient.make`), so a read-then-write guard inside a transaction (dedupe, sweep guard, …) would take
  * its write lock only at the first write and could race another process. This driver is the same
  * single-connection design (a lock serialises in-process use) with the begin statement swapped and
- * the pragmas we need (WAL, synchronous=NORMAL, busy_timeout).
+ * the pragmas we need (WAL, synchronous=NORMAL, busy_timeout). A file DB's WAL is checkpointed by a worker
+ * thread on its own connection, not inside this connection's commits (`Checkpointer.ts`).
  *
  * It also provides `SqliteDirect`, the fast path `Database.q` and `Database.transaction` use: cached
  * prepared statements run synchronously, and transactions made of prepared BEGIN/COMMIT/ROLLBACK/SAVEPOINT
@@ -48,12 +49,19 @@ export interface SqliteDatabase {
 type SqliteDb = SqliteDatabase
 const openDb = (filename: string): SqliteDatabase => new Sqlite(filename) as SqliteDatabase
 import { Context, Effect, Exit, FiberRef, Layer, Scope } from "effect"
+import * as Checkpointer from "./Checkpointer.js"
 
 export interface SqliteDriverOptions {
   readonly filename: string
   readonly busyTimeoutMs?: number
   /** SQLite `mmap_size` for a file DB (default 1 GiB of address space, not memory; 0 turns it off). */
   readonly mmapSizeBytes?: number
+  /**
+   * WAL checkpoints of a file DB in a worker thread instead of inside the COMMIT that crosses SQLite's
+   * autocheckpoint threshold (see `Checkpointer.ts`; default on, with its defaults); `false` keeps
+   * SQLite's autocheckpoint on this connection.
+   */
+  readonly backgroundCheckpoint?: boolean | Omit<Checkpointer.CheckpointerOptions, "filename">
 }
 export const DEFAULT_MMAP_SIZE = 1024 * 1024 * 1024
 
@@ -134,6 +142,11 @@ const make = (options: SqliteDriverOptions) =>
     // 100k users: /get_pro_details 0.74 → 0.56 CPU ms per request). WAL frames are still read as before.
     const mmap = options.mmapSizeBytes ?? DEFAULT_MMAP_SIZE
     if (mmap > 0 && options.filename !== ":memory:" && options.filename !== "") db.pragma(`mmap_size = ${Math.trunc(mmap)}`)
+    // Acquired after the connection, so released before it closes (the final checkpoint runs first).
+    const bg = options.backgroundCheckpoint ?? true
+    if (bg !== false && options.filename !== ":memory:" && options.filename !== "") {
+      yield* Checkpointer.make(db, { ...(bg === true ? {} : bg), filename: options.filename })
+    }
 
     const cache = new Map<string, SqliteStatement>()
     const prepareCached = (sql: string) => {
