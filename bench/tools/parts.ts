@@ -16,7 +16,7 @@ import { removeDb, seedRoutes } from "../lib/seed.js"
 import { ROOT } from "../lib/server.js"
 
 const n = Number(process.argv[2] ?? 2000)
-const file = NodePath.join(ROOT, "bench/tmp/parts.db")
+const file = NodePath.join(ROOT, `bench/tmp/parts-${process.pid}.db`)
 const driven = Array.from({ length: 64 }, (_, k) => benchUser(k * 10))
 await seedRoutes(file, { users: 1000, driven, addPool: 0, revocations: 100, now: Date.now() })
 const runtime = ManagedRuntime.make(Server.servicesLayer({ url: `sqlite:///${file}`, settings: { dev: true } }))
