@@ -140,3 +140,39 @@ describe("scalarIsCanonical (byte-wise)", () => {
     for (const s of samples) expect(scalarIsCanonical(s)).toBe(big(s) < L)
   })
 })
+
+describe("blake2b256 (cached initial states)", () => {
+  it("matches a fresh noble state for interleaved personalisations, salts and message sizes", async () => {
+    const { blake2b } = await import("@noble/hashes/blake2.js")
+    const { randomBytes } = await import("node:crypto")
+    const pad16 = (b: Uint8Array) => {
+      const o = new Uint8Array(16)
+      o.set(b)
+      return o
+    }
+    const salts = [undefined, new Uint8Array(randomBytes(16)), new Uint8Array(randomBytes(8))]
+    const perss = [undefined, "ProProof________", "ProGenerateProof", "short", new Uint8Array(randomBytes(16))]
+    for (let i = 0; i < 300; i++) {
+      const msg = new Uint8Array(randomBytes(i % 7 === 0 ? 0 : (i * 37) % 400))
+      const salt = salts[i % salts.length]
+      const pers = perss[i % perss.length]
+      const expected = blake2b(msg, {
+        dkLen: 32,
+        personalization: pad16(typeof pers === "string" ? new TextEncoder().encode(pers) : pers ?? new Uint8Array()),
+        salt: pad16(salt ?? new Uint8Array())
+      })
+      const got = blake2b256(msg, { personalisation: pers, salt })
+      expect(hex(got)).toBe(hex(expected))
+      // the result is the caller's own copy: hashing again does not change it
+      blake2b256(new Uint8Array([1, 2, 3]))
+      expect(hex(got)).toBe(hex(expected))
+    }
+  })
+
+  it("still refuses a personalisation or salt longer than 16 bytes, every time", () => {
+    for (let i = 0; i < 2; i++) {
+      expect(() => blake2b256(new Uint8Array(1), { personalisation: "seventeen bytes!!" })).toThrow(RangeError)
+      expect(() => blake2b256(new Uint8Array(1), { salt: new Uint8Array(17) })).toThrow(RangeError)
+    }
+  })
+})

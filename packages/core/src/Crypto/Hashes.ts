@@ -1,7 +1,7 @@
 import { blake2b } from "@noble/hashes/blake2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import { PaymentProvider } from "../Domain/Enums.js"
-import { concat, u32le, u64le, u8, utf8 } from "./Bytes.js"
+import { concat, hex, u32le, u64le, u8, utf8 } from "./Bytes.js"
 
 /** The five personalisations of the signed messages (protocol.md §3.2), 16 ASCII bytes each. */
 export const Personalisation = {
@@ -20,18 +20,40 @@ const pad16 = (b: Uint8Array): Uint8Array => {
   return out
 }
 
+type Blake2bState = ReturnType<typeof blake2b.create>
+
+/**
+ * Hash states with the parameter block (length, personalisation, salt) already absorbed, by
+ * personalisation and salt: the routes use a handful of fixed ones. Building a state per call
+ * (option checks, padding, copies) cost more than hashing a short message.
+ */
+const initialStates = new Map<string, Blake2bState>()
+/** Every hash runs in this one state (copied from an initial state); hashing is synchronous. */
+const scratch: Blake2bState = blake2b.create({ dkLen: 32 })
+
+const initialState = (personalisation: string | Uint8Array | undefined, salt: Uint8Array | undefined): Blake2bState => {
+  const id = `${typeof personalisation === "string" ? `s${personalisation}` : personalisation === undefined ? "" : `b${hex(personalisation)}`}|${salt === undefined ? "" : hex(salt)}`
+  let state = initialStates.get(id)
+  if (state === undefined) {
+    state = blake2b.create({
+      dkLen: 32,
+      personalization: pad16(typeof personalisation === "string" ? utf8(personalisation) : personalisation ?? new Uint8Array()),
+      salt: pad16(salt ?? new Uint8Array())
+    })
+    if (initialStates.size >= 64) initialStates.clear()
+    initialStates.set(id, state)
+  }
+  return state
+}
+
 /** BLAKE2b-256 with a 16-byte personalisation and salt, zero-padded like Python's hashlib and libsodium. */
 export const blake2b256 = (
   data: Uint8Array,
   options: { readonly personalisation?: string | Uint8Array; readonly salt?: Uint8Array } = {}
-): Uint8Array =>
-  blake2b(data, {
-    dkLen: 32,
-    personalization: pad16(
-      typeof options.personalisation === "string" ? utf8(options.personalisation) : options.personalisation ?? new Uint8Array()
-    ),
-    salt: pad16(options.salt ?? new Uint8Array())
-  })
+): Uint8Array => {
+  initialState(options.personalisation, options.salt)._cloneInto(scratch)
+  return scratch.update(data).digest() // digest() returns a copy
+}
 
 /** The provider-dependent tail `ID` of the add-payment and refund messages. */
 export type PaymentIdentity =
