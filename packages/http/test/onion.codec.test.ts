@@ -115,6 +115,31 @@ describe("native AEADs agree with @noble/ciphers", () => {
   })
 })
 
+describe("the encrypted reply built in pieces (encodeInnerReplyParts + encryptParts)", () => {
+  it("property: the same bytes as encrypting encodeInnerReply's plaintext", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<OnionRequests.EncType>("xchacha20", "aes-gcm"),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        fc.integer({ min: 100, max: 599 }),
+        fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 20 }), { maxKeys: 3 }),
+        fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 4000, maxLength: 20000 })),
+        (encType, key, nonce24, status, headers, body) => {
+          const nonce = nonce24.subarray(0, OnionRequests.NONCE_BYTES[encType])
+          const response = { status, headers, body }
+          const parts = OnionRequests.encodeInnerReplyParts(response)
+          expect(toHex(Buffer.concat(parts))).toBe(toHex(OnionRequests.encodeInnerReply(response)))
+          const whole = OnionRequests.encrypt(encType, key, OnionRequests.encodeInnerReply(response), nonce)
+          expect(toHex(OnionRequests.encryptParts(encType, key, parts, nonce))).toBe(toHex(whole))
+          expect(toHex(OnionRequests.encryptReply({ encType, key }, response, nonce))).toBe(toHex(whole))
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+})
+
 describe("enc_type aliases and RMETA", () => {
   it("maps the four spellings and nothing else", () => {
     expect(["xchacha20", "xchacha20-poly1305", "aes-gcm", "gcm", "AES-GCM", "xchacha", ""].map(OnionRequests.parseEncType)).toEqual([

@@ -124,8 +124,7 @@ const nativeParams = (encType: EncType, key: Uint8Array, nonce: Uint8Array): [st
 }
 const useNative = endianness() === "LE" && getCiphers().includes("chacha20-poly1305") && getCiphers().includes("aes-256-gcm")
 
-const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
-  if (!useNative) return nobleAead(encType, key, nonce)
+const nativeAead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
   const [alg, k, n] = nativeParams(encType, key, nonce)
   return {
     encrypt: (plaintext: Uint8Array, prefix?: Uint8Array): Uint8Array => {
@@ -136,16 +135,32 @@ const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
       const out = prefix === undefined ? Buffer.concat([body, final, tag]) : Buffer.concat([prefix, body, final, tag])
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
     },
+    /** `prefix ‖ E(parts[0] ‖ parts[1] ‖ …) ‖ tag`: a stream cipher, so one update per part. */
+    encryptParts: (parts: ReadonlyArray<Uint8Array>, prefix: Uint8Array): Uint8Array => {
+      const c = createCipheriv(alg as "aes-256-gcm", k, n, { authTagLength: TAG_BYTES })
+      const out: Array<Uint8Array> = [prefix]
+      for (const p of parts) if (p.length > 0) out.push(c.update(p))
+      const final = c.final()
+      if (final.length > 0) out.push(final)
+      out.push(c.getAuthTag())
+      const b = Buffer.concat(out)
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
+    },
     /** Throws on authentication failure (callers map that to a `CipherError`). */
     decrypt: (data: Uint8Array): Uint8Array => {
       if (data.length < TAG_BYTES) throw new Error("ciphertext shorter than the tag")
       const d = createDecipheriv(alg as "aes-256-gcm", k, n, { authTagLength: TAG_BYTES })
       d.setAuthTag(data.subarray(data.length - TAG_BYTES))
-      const out = Buffer.concat([d.update(data.subarray(0, data.length - TAG_BYTES)), d.final()])
+      const body = d.update(data.subarray(0, data.length - TAG_BYTES))
+      const final = d.final() // empty for both AEADs; checks the tag
+      const out = final.length === 0 ? body : Buffer.concat([body, final])
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
     }
   }
 }
+
+const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) =>
+  useNative ? nativeAead(encType, key, nonce) : nobleAead(encType, key, nonce)
 
 /**
  * `nonce ‖ ciphertext ‖ tag`. Pass `nonce` only for deterministic tests/vectors; otherwise a
@@ -154,8 +169,24 @@ const aead = (encType: EncType, key: Uint8Array, nonce: Uint8Array) => {
 export const encrypt = (encType: EncType, key: Uint8Array, plaintext: Uint8Array, nonce?: Uint8Array): Uint8Array => {
   const n = nonce ?? freshNonce(NONCE_BYTES[encType])
   if (n.length !== NONCE_BYTES[encType]) throw new RangeError(`${encType} nonce must be ${NONCE_BYTES[encType]} bytes`)
-  if (useNative) return aead(encType, key, n).encrypt(plaintext, n)
+  if (useNative) return nativeAead(encType, key, n).encrypt(plaintext, n)
   return concat(n, nobleAead(encType, key, n).encrypt(plaintext))
+}
+
+/**
+ * `encrypt` of the concatenation of `parts`, without building the plaintext first: the reply's
+ * bencode frame around a large body is encrypted piece by piece (same bytes as `encrypt`).
+ */
+export const encryptParts = (
+  encType: EncType,
+  key: Uint8Array,
+  parts: ReadonlyArray<Uint8Array>,
+  nonce?: Uint8Array
+): Uint8Array => {
+  if (!useNative) return encrypt(encType, key, concat(...parts), nonce)
+  const n = nonce ?? freshNonce(NONCE_BYTES[encType])
+  if (n.length !== NONCE_BYTES[encType]) throw new RangeError(`${encType} nonce must be ${NONCE_BYTES[encType]} bytes`)
+  return nativeAead(encType, key, n).encryptParts(parts, n)
 }
 
 /**

@@ -13,9 +13,9 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { encrypt, type X25519KeyPair } from "./Cipher.js"
+import { encryptParts, type X25519KeyPair } from "./Cipher.js"
 import {
-  encodeInnerReply,
+  encodeInnerReplyParts,
   type InnerRequest,
   type InnerResponse,
   INVALID_REQUEST_REPLY,
@@ -56,7 +56,7 @@ export const encryptReply = (
   request: Pick<DecryptedRequest, "encType" | "key">,
   response: InnerResponse,
   nonce?: Uint8Array
-): Uint8Array => encrypt(request.encType, request.key, encodeInnerReply(response), nonce)
+): Uint8Array => encryptParts(request.encType, request.key, encodeInnerReplyParts(response), nonce)
 
 /** The outer HTTP 200 carrying an encrypted reply. */
 export const encryptedReplyResponse = (

@@ -189,6 +189,18 @@ export const encodeReplyMeta = (status: number, headers: Readonly<Record<string,
   return `{"code": ${Math.trunc(status)}, "headers": {${entries.join(", ")}}}`
 }
 
+const END = new Uint8Array([0x65]) // "e"
+
+/**
+ * The reply plaintext in three pieces, `l len:RMETA len:` ‖ DATA ‖ `e`, so that a large DATA is
+ * never copied into a frame (the pieces are encrypted one after the other).
+ */
+export const encodeInnerReplyParts = (response: InnerResponse): [Uint8Array, Uint8Array, Uint8Array] => {
+  const meta = encodeReplyMeta(response.status, response.headers)
+  const head = Buffer.from(`l${Buffer.byteLength(meta, "utf8")}:${meta}${response.body.length}:`, "utf8")
+  return [new Uint8Array(head.buffer, head.byteOffset, head.byteLength), response.body, END]
+}
+
 /** The reply plaintext `l len:RMETA len:DATA e`. */
 export const encodeInnerReply = (response: InnerResponse): Uint8Array =>
   encodeStringList([encodeReplyMeta(response.status, response.headers), response.body])
