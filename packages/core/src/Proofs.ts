@@ -12,8 +12,7 @@ import { readableTimestamp, redeemedTimestamp, roundUpDay } from "./Domain/Time.
 import { GoogleAckOutbox } from "./GoogleAckOutbox.js"
 import { Payments, type PaymentTx } from "./Payments.js"
 import { Redemption, type UserPaymentTx } from "./Redemption.js"
-import { Revocations } from "./Revocations.js"
-import { Database } from "./Storage/Database.js"
+import { bool, Database, num } from "./Storage/Database.js"
 
 export { proofToJson }
 export type { ProProof }
@@ -50,7 +49,6 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
     const payments = yield* Payments
     const redemption = yield* Redemption
     const outbox = yield* GoogleAckOutbox
-    const revocations = yield* Revocations
     const obf = (b: Uint8Array) => maybeObfuscate(hex(b), settings.unsafeLogging)
 
     /** §3.3: signatures first (first failure returns at once), then the key sanity checks, all collected. */
@@ -160,18 +158,24 @@ export class Proofs extends Effect.Service<Proofs>()("@session-pro/core/Proofs",
         const masterHex = hex(req.masterPkey) // the reference prints the raw key here (FLAG-15 kept: part of the wire text)
         // Read-only: no write transaction, so proof generation never contends for the write lock (D4e's
         // watermark is kept by the refresh that lowers a user's expiry, see Entitlement.refresh).
-        const user = yield* payments.getUser(req.masterPkey)
-        if (user === undefined) return yield* reject(1, [`User ${masterHex} does not have an active payment registered for it`])
-        if (yield* revocations.isRevoked(user.gen_index)) return yield* reject(1, [`User ${masterHex} payment has been revoked`])
+        // The user's columns and its revocation in one statement (one snapshot), only what is used here.
+        const rows = yield* db.qv`SELECT u.gen_index, u.expiry_unix_ts_ms, u.grace_period_duration_ms, u.auto_renewing,
+            EXISTS (SELECT 1 FROM revocations r WHERE r.gen_index = u.gen_index) AS revoked
+          FROM users u WHERE u.master_pkey = ${req.masterPkey}`
+        if (rows.length === 0) return yield* reject(1, [`User ${masterHex} does not have an active payment registered for it`])
+        const row = rows[0]!
+        const genIndex = num(row[0])
+        const userExpiry = num(row[1])
+        if (bool(row[4])) return yield* reject(1, [`User ${masterHex} payment has been revoked`])
         // FLAG-5 replicated: the user expiry is not rounded here (the redeem path rounds it).
-        const expiry = Math.min(roundUpDay(ts + MONTH_MS), user.expiry_unix_ts_ms)
+        const expiry = Math.min(roundUpDay(ts + MONTH_MS), userExpiry)
         if (ts > expiry) {
-          const grace = user.auto_renewing ? user.grace_period_duration_ms : 0
+          const grace = bool(row[3]) ? num(row[2]) : 0
           return yield* reject(1, [
-            `User ${masterHex} entitlement expired at ${readableTimestamp(expiry)} (${readableTimestamp(user.expiry_unix_ts_ms - grace)} + ${grace})`
+            `User ${masterHex} entitlement expired at ${readableTimestamp(expiry)} (${readableTimestamp(userExpiry - grace)} + ${grace})`
           ])
         }
-        return keys.signProof(user.gen_index, req.rotatingPkey, expiry)
+        return keys.signProof(genIndex, req.rotatingPkey, expiry)
       })
 
     return { addProPayment, generateProProof, proofToJson } as const
