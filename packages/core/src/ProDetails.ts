@@ -3,18 +3,17 @@ import * as Ed25519 from "./Crypto/Ed25519.js"
 import { getProDetailsHash } from "./Crypto/Hashes.js"
 import { PaymentProvider, UserProStatus } from "./Domain/Enums.js"
 import { encodeOrReject, RequestRejected } from "./Domain/Errors.js"
-import { Revocations } from "./Revocations.js"
 import type { PaymentStatus, ProPlan } from "./Domain/Enums.js"
 import { blob, bool, Database, num, numOrNull, raw, str } from "./Storage/Database.js"
 import type { PaymentRow } from "./Storage/Rows.js"
+import { USER_ERROR_JOIN } from "./UserErrors.js"
 
-/** Only the columns `/get_pro_details` uses (no BLOBs to copy, nothing decoded for nothing). */
-const USER_COLS = raw(`gen_index, expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, refund_requested_unix_ts_ms`)
+/** Only the user columns `/get_pro_details` uses (no BLOBs to copy, nothing decoded for nothing). */
+const USER_COLS = raw(`u.gen_index, u.expiry_unix_ts_ms, u.grace_period_duration_ms, u.auto_renewing, u.refund_requested_unix_ts_ms`)
 const ITEM_COLS = raw(`status, plan, payment_provider, auto_renewing, unredeemed_unix_ts_ms, redeemed_unix_ts_ms,
   expiry_unix_ts_ms, grace_period_duration_ms, platform_refund_expiry_unix_ts_ms, revoked_unix_ts_ms,
   refund_requested_unix_ts_ms, google_payment_token, google_order_id, apple_original_tx_id, apple_tx_id,
   apple_web_line_order_tx_id, rangeproof_order_id`)
-import { UserErrors } from "./UserErrors.js"
 
 /** One history item of P§2.4 (provider-specific keys only for that provider). */
 export interface ProDetailsItem {
@@ -130,8 +129,6 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
   accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
-    const userErrors = yield* UserErrors
-    const revocations = yield* Revocations
 
     const get = (req: {
       readonly version?: number | undefined
@@ -153,47 +150,47 @@ export class ProDetails extends Effect.Service<ProDetails>()("@session-pro/core/
         const m = blob(req.masterPkey)
         // Plain reads (no write lock); the reference used one read transaction. A deferred read
         // transaction around them measured slower in-process (≈+50 µs CPU per request), so none.
-        return yield* Effect.gen(function*() {
-          const errorReport = (yield* userErrors.hasForMaster(req.masterPkey)) ? 1 : 0
-          const userRows = yield* db.q`SELECT ${USER_COLS} FROM users WHERE master_pkey = ${m}`
-          const u = userRows[0]
-          const user = u === undefined ? undefined : {
-            gen_index: num(u.gen_index),
-            expiry_unix_ts_ms: num(u.expiry_unix_ts_ms),
-            grace_period_duration_ms: num(u.grace_period_duration_ms),
-            auto_renewing: bool(u.auto_renewing),
-            refund_requested_unix_ts_ms: num(u.refund_requested_unix_ts_ms)
-          }
-          const totalRows = yield* db.q`SELECT COUNT(*) AS n FROM payments WHERE master_pkey = ${m}`
-          const total = num(totalRows[0].n)
-          const items = count === 0n
-            ? []
-            : (yield* db.qv`SELECT ${ITEM_COLS} FROM payments WHERE master_pkey = ${m}
-                AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`)
-              .map((r) => paymentToDetailsItem(decodeItemSource(r)))
-          const expiry = user?.expiry_unix_ts_ms ?? 0
-          let status: UserProStatus = total === 0
-            ? UserProStatus.NeverBeenPro
-            : Number(req.unixTsMs) <= expiry
-            ? UserProStatus.Active
-            : UserProStatus.Expired
-          if (status !== UserProStatus.NeverBeenPro && (yield* revocations.isRevoked(user?.gen_index ?? 0))) {
-            status = UserProStatus.Expired
-          }
-          const auto = user?.auto_renewing ?? false
-          const result: ProDetailsResult = {
-            version: 0,
-            status,
-            auto_renewing: auto,
-            expiry_unix_ts_ms: expiry,
-            grace_period_duration_ms: auto ? user?.grace_period_duration_ms ?? 0 : 0,
-            refund_requested_unix_ts_ms: user?.refund_requested_unix_ts_ms ?? 0,
-            payments_total: total,
-            error_report: errorReport,
-            items
-          }
-          return result
-        })
+        // Two statements. First the head in one row (it was four reads): the user's columns (NULLs
+        // without a user row), payments_total (every payment of the key), whether a chain of the key has
+        // a user error (`UserErrors.hasForMaster`), whether the user's gen index (0 without one) is revoked.
+        const h = (yield* db.qv`SELECT ${USER_COLS},
+            (SELECT COUNT(*) FROM payments WHERE master_pkey = ${m}) AS total,
+            EXISTS (SELECT 1 FROM payments p JOIN user_errors ue ON ${USER_ERROR_JOIN} WHERE p.master_pkey = ${m}) AS error_report,
+            EXISTS (SELECT 1 FROM revocations r WHERE r.gen_index = COALESCE(u.gen_index, 0)) AS revoked
+          FROM (SELECT 1 AS one) o LEFT JOIN users u ON u.master_pkey = ${m}`)[0]!
+        const user = h[0] === null ? undefined : {
+          expiry_unix_ts_ms: num(h[1]),
+          grace_period_duration_ms: num(h[2]),
+          auto_renewing: bool(h[3]),
+          refund_requested_unix_ts_ms: num(h[4])
+        }
+        const total = num(h[5])
+        const errorReport = bool(h[6]) ? 1 : 0
+        const items = count === 0n
+          ? []
+          : (yield* db.qv`SELECT ${ITEM_COLS} FROM payments WHERE master_pkey = ${m}
+              AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ${Number(count)}`)
+            .map((r) => paymentToDetailsItem(decodeItemSource(r)))
+        const expiry = user?.expiry_unix_ts_ms ?? 0
+        let status: UserProStatus = total === 0
+          ? UserProStatus.NeverBeenPro
+          : Number(req.unixTsMs) <= expiry
+          ? UserProStatus.Active
+          : UserProStatus.Expired
+        if (status !== UserProStatus.NeverBeenPro && bool(h[7])) status = UserProStatus.Expired
+        const auto = user?.auto_renewing ?? false
+        const result: ProDetailsResult = {
+          version: 0,
+          status,
+          auto_renewing: auto,
+          expiry_unix_ts_ms: expiry,
+          grace_period_duration_ms: auto ? user?.grace_period_duration_ms ?? 0 : 0,
+          refund_requested_unix_ts_ms: user?.refund_requested_unix_ts_ms ?? 0,
+          payments_total: total,
+          error_report: errorReport,
+          items
+        }
+        return result
       })
     return { get } as const
   })

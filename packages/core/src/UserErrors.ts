@@ -1,8 +1,19 @@
 import { Effect } from "effect"
 import { PaymentProvider } from "./Domain/Enums.js"
 import { PaymentError } from "./Domain/Errors.js"
-import { Database, storage } from "./Storage/Database.js"
+import { Database, raw, storage } from "./Storage/Database.js"
 import { decodeUserError } from "./Storage/Rows.js"
+
+/**
+ * The join of a payment `p` to its chain's error `ue` (§6.12): an Apple payment by its original
+ * transaction id, a Google one by its purchase token (FLAG-35 replicated: `ue.payment_provider` is not
+ * compared). One equality on `ue.payment_id` instead of the reference's `(… AND …) OR (… AND …)`, so
+ * each payment is one probe of the `user_errors` unique index (the OR needed two and a rowid set).
+ * A provider without a chain id gives NULL, which matches nothing, as before.
+ */
+export const USER_ERROR_JOIN = raw(
+  `ue.payment_id = CASE p.payment_provider WHEN 2 THEN p.apple_original_tx_id WHEN 1 THEN p.google_payment_token END`
+)
 
 export interface UserErrorKey {
   /** Google: purchase token; Apple: original transaction id. */
@@ -42,10 +53,7 @@ export class UserErrors extends Effect.Service<UserErrors>()("@session-pro/core/
     /** FLAG-35 replicated: the join ignores `user_errors.payment_provider`. */
     const hasForMaster = (master: Uint8Array) =>
       Effect.map(
-        db.q`SELECT EXISTS (SELECT 1 FROM payments p JOIN user_errors ue ON
-          (p.payment_provider = 2 AND p.apple_original_tx_id = ue.payment_id) OR
-          (p.payment_provider = 1 AND p.google_payment_token = ue.payment_id)
-        WHERE p.master_pkey = ${master}) AS e`,
+        db.q`SELECT EXISTS (SELECT 1 FROM payments p JOIN user_errors ue ON ${USER_ERROR_JOIN} WHERE p.master_pkey = ${master}) AS e`,
         (r) => Number(r[0].e) === 1 || r[0].e === true
       )
 

@@ -2,8 +2,8 @@
  * An existing REFERENCE PostgreSQL database at schema v9 opens and migrates in place (domain.md §4, the
  * `.pgsql` variant): a schema is created with the reference's v9 DDL run as ONE text (as the reference
  * does), filled with rows through plain SQL, then opened with our Backend/Database layer. Every row must
- * read back unchanged, our additive migrations (v10: indexes, outbox, proof-expiry table; v11: sweep prune candidates; FLAG-20
- * identity indexes) must be applied, and the reference's triggers must keep working exactly once per row.
+ * read back unchanged, our additive migrations (v10: indexes, outbox, proof-expiry table; v11: sweep prune candidates;
+ * v12: the details index; FLAG-20 identity indexes) must be applied, and the reference's triggers must keep working exactly once per row.
  * Runs only with PRO_TEST_PG_URL (own schema, dropped afterwards); skipped visibly otherwise.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
@@ -150,7 +150,7 @@ UPDATE schema_version SET version = 9;
 afterAll(() => dropPgSchemas())
 
 describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schema v9", () => {
-  it.effect("opens in place: every row reads back, v10 and v11 migrations applied, triggers fire once per row", () =>
+  it.effect("opens in place: every row reads back, v10, v11 and v12 migrations applied, triggers fire once per row", () =>
     Effect.gen(function*() {
       const url = yield* Effect.promise(pg.fresh)
       const schema = decodeURIComponent(url).match(/search_path=(\w+)/)![1]!
@@ -165,7 +165,7 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
       const open = () => Backend.layer({ url, bootstrap: { backendSeed: b(0x99), salt: b(0x01, 16) } })
       const check = Effect.gen(function*() {
         const inspect = yield* Inspect
-        expect(yield* inspect.schemaVersion()).toBe(11)
+        expect(yield* inspect.schemaVersion()).toBe(12)
         // The stored key and salt win over the ones offered to a fresh DB.
         expect(yield* inspect.runtime()).toEqual({
           gen_index: 2,
@@ -281,7 +281,7 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
       yield* check.pipe(Effect.provide(open()))
       yield* check.pipe(Effect.provide(open()))
 
-      // The additive migrations are in place: v10/v11 indexes and tables, and the FLAG-20 identity indexes.
+      // The additive migrations are in place: v10/v11/v12 indexes and tables, and the FLAG-20 identity indexes.
       const indexes = yield* Effect.promise(() =>
         runPg((sql) => sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE schemaname = ${schema} ORDER BY indexname`)
       )
@@ -289,6 +289,7 @@ describe.skipIf(!pg.enabled)("an existing reference PostgreSQL database at schem
       for (
         const n of [
           "payments_master_pkey",
+          "payments_master_unredeemed",
           "payments_status_expiry",
           "payments_google_token",
           "payments_google_order",

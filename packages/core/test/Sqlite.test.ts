@@ -137,7 +137,7 @@ const insertRuntime = (db: SqliteDatabase, ticket = 1) =>
     )
 
 describe("opening reference databases", () => {
-  it.effect("schema v9 file with rows: read exactly, migrated to v11 in place", () =>
+  it.effect("schema v9 file with rows: read exactly, migrated to v12 in place", () =>
     Effect.gen(function*() {
       const file = tempDbPath("v9")
       const raw = makeV9(file)
@@ -161,7 +161,7 @@ describe("opening reference databases", () => {
 
       yield* Effect.gen(function*() {
         const inspect = yield* Inspect
-        expect(yield* inspect.schemaVersion()).toBe(11)
+        expect(yield* inspect.schemaVersion()).toBe(12)
         const rt = yield* inspect.runtime()
         expect(rt).toMatchObject({ gen_index: 3, gen_index_salt: SALT, backend_key: SEED, revocation_ticket: 1 })
         const [p] = yield* inspect.payments()
@@ -195,7 +195,7 @@ describe("opening reference databases", () => {
     }))
 
   for (const version of [5, 7] as const) {
-    it.effect(`schema v${version} file migrates 5→…→9→10→11 and keeps its rows`, () =>
+    it.effect(`schema v${version} file migrates 5→…→9→10→11→12 and keeps its rows`, () =>
       Effect.gen(function*() {
         const file = tempDbPath(`v${version}`)
         const raw = makeV5(file, version)
@@ -215,7 +215,7 @@ describe("opening reference databases", () => {
 
         yield* Effect.gen(function*() {
           const inspect = yield* Inspect
-          expect(yield* inspect.schemaVersion()).toBe(11)
+          expect(yield* inspect.schemaVersion()).toBe(12)
           const [p] = yield* inspect.payments()
           // FLAG-21 fixed: appended columns are read by name, not position.
           expect(p).toMatchObject({

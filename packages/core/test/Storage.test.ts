@@ -33,12 +33,12 @@ for (const engine of engines) {
     const backend = (url: string, dev = false, bootstrap: { salt?: Uint8Array; backendSeed?: Uint8Array } = { salt: SALT, backendSeed: SEED }) =>
       Backend.layer({ url, settings: { dev }, bootstrap })
 
-    it.effect("fresh bootstrap: schema v11, runtime row with the injected seed and salt", () =>
+    it.effect("fresh bootstrap: schema v12, runtime row with the injected seed and salt", () =>
       Effect.gen(function*() {
         const url = yield* Effect.promise(engine.fresh)
         const check = Effect.gen(function*() {
           const inspect = yield* Inspect
-          expect(yield* inspect.schemaVersion()).toBe(11)
+          expect(yield* inspect.schemaVersion()).toBe(12)
           const rt = yield* inspect.runtime()
           expect(rt).toEqual({
             gen_index: 0,

@@ -1,7 +1,7 @@
 /**
  * Reference schema v9 (domain.md §4), column for column, for both engines. Run on every start with
  * IF NOT EXISTS, exactly like the reference, so an existing reference DB opens unchanged. Our own
- * additions live in `Migrations.ts` as schema versions 10+.
+ * additions are `OUR_MIGRATIONS` below (schema versions 10+).
  */
 
 export const SQLITE_V9: ReadonlyArray<string> = [
@@ -252,6 +252,18 @@ const PG_V11: ReadonlyArray<string> = [
 ]
 
 /**
+ * v12: `/get_pro_details` lists a user's payments newest first (`ORDER BY unredeemed_unix_ts_ms DESC, id
+ * DESC LIMIT n`). With only `payments_master_pkey` SQLite sorted them in a temp B-tree on every request;
+ * this index yields them in that order (read backwards; `id` is the rowid in SQLite and explicit for
+ * PostgreSQL), so the LIMIT stops early and nothing is sorted. Partial (`master_pkey IS NOT NULL`, implied
+ * by the lookup's `master_pkey = ?`): unredeemed payments, inserted by every store notification, are not
+ * in it, so only a redemption (which sets `master_pkey`) pays for one more index entry.
+ */
+const V12_INDEXES: ReadonlyArray<string> = [
+  `CREATE INDEX IF NOT EXISTS payments_master_unredeemed ON payments (master_pkey, unredeemed_unix_ts_ms, id) WHERE master_pkey IS NOT NULL`
+]
+
+/**
  * Our additive migrations (schema versions 10+). Never alter a v9 column; only new tables/indexes/triggers.
  * Each entry is [version, sqlite statements, pg statements].
  */
@@ -301,7 +313,8 @@ export const OUR_MIGRATIONS: ReadonlyArray<readonly [number, ReadonlyArray<strin
       )`
     ]
   ],
-  [11, SQLITE_V11, PG_V11]
+  [11, SQLITE_V11, PG_V11],
+  [12, V12_INDEXES, V12_INDEXES]
 ]
 
 /**
