@@ -6,7 +6,11 @@
  *   cluster primary for the aggregate of every process (prom-client's AggregatorRegistry).
  * Plus the middleware that counts requests by route/status and times them.
  */
-import { HttpMiddleware, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Cause, Clock, Effect } from "effect"
 import * as Metrics from "./Metrics.js"
 import { WorkerHealth } from "../Workers/Health.js"

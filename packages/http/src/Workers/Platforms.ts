@@ -10,7 +10,7 @@
  * The Google consumer's outcome counts are sampled into the store notification metrics. Each of
  * these fibers (catch-up, consumer, outbox) is listed in `/healthz`'s worker liveness.
  */
-import { HttpRouter } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
 import {
   AndroidPublisher,
   AppleNotifications,

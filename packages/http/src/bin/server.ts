@@ -14,8 +14,13 @@
 import * as NodeFs from "node:fs"
 import * as NodeHttp from "node:http"
 import * as NodePath from "node:path"
-import { HttpMiddleware, HttpRouter, HttpServer } from "@effect/platform"
-import { NodeHttpServer, NodeRuntime } from "@effect/platform-node"
+// Modules by path, not the "@effect/platform" barrel: that one also loads the bundled API-docs UIs
+// (HttpApiScalar / HttpApiSwagger, ~20 MiB of strings on the heap) the server never serves.
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { loadConfig, ServerConfig, type ServerConfigShape } from "../Config/ServerConfig.js"
 import * as Logging from "../Observability/Logging.js"
