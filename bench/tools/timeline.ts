@@ -8,7 +8,8 @@
  * Environment: TL_USERS (default 100000), TL_ROUTE (add_pro_payment), TL_MODE (plain|onion, plain),
  * TL_CONNECTIONS (16,64), TL_SECONDS (10), TL_SETTLE (seconds between healthy and the first case, 1),
  * TL_WARMUP (seconds, 1), TL_PREPARE (none|checkpoint|vacuum: what is done to the seeded DB before
- * the server starts, default none), TL_PORT (18750).
+ * the server starts, default none), TL_PORT (18750), TL_STRACE=1 (strace the server during each case:
+ * fsync/fdatasync/pwrite/pread with durations, summarised per thread — JS thread vs checkpointer/pool).
  */
 import { execSync, spawn } from "node:child_process"
 import * as NodeFs from "node:fs"
@@ -49,6 +50,32 @@ const probeFile = NodePath.join(TMP, `timeline-${users}.probe`)
 const log = (s: string) => process.stderr.write(`[timeline ${new Date().toISOString().slice(11, 23)}] ${s}\n`)
 const MiB = (f: string) => (NodeFs.existsSync(f) ? NodeFs.statSync(f).size / 1048576 : 0)
 const f1 = (x: number) => x.toFixed(1)
+
+/**
+ * Per thread of the server (the JS thread is the one whose id is the pid; the others are libuv's pool and
+ * the WAL checkpointer): fsync/fdatasync count, total and longest, and pwrite/pread counts.
+ */
+const straceSummary = (file: string, pid: number): string => {
+  if (!NodeFs.existsSync(file)) return "strace: no output\n"
+  const by = new Map<string, { syncs: number; syncMs: number; syncMaxMs: number; pwrites: number; preads: number }>()
+  for (const line of NodeFs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^(\d+)\s+\S+\s+(?:<\.\.\. )?(\w+)(?:\(| resumed>).*<([\d.]+)>$/.exec(line)
+    if (!m) continue
+    const tid = m[1] === String(pid) ? `${m[1]} (JS thread)` : m[1]!
+    const t = by.get(tid) ?? { syncs: 0, syncMs: 0, syncMaxMs: 0, pwrites: 0, preads: 0 }
+    const ms = Number(m[3]) * 1000
+    if (m[2] === "fsync" || m[2] === "fdatasync") {
+      t.syncs++
+      t.syncMs += ms
+      t.syncMaxMs = Math.max(t.syncMaxMs, ms)
+    } else if (m[2] === "pwrite64") t.pwrites++
+    else if (m[2] === "pread64") t.preads++
+    by.set(tid, t)
+  }
+  return [...by].map(([tid, t]) =>
+    `strace thread ${tid}: ${t.syncs} fsync (${f1(t.syncMs)} ms in total, longest ${f1(t.syncMaxMs)} ms), ${t.pwrites} pwrite, ${t.preads} pread\n`
+  ).join("")
+}
 
 const driven = Array.from({ length: Math.min(users, 256) }, (_, k) => benchUser(Math.floor((k * users) / Math.min(users, 256))))
 const addKeys = Array.from({ length: 256 }, (_, i) => ({ master: keyOf(`bench-add-master-${i}`), rotating: keyOf(`bench-add-rotating-${i}`) }))
@@ -137,6 +164,7 @@ try {
     clearInterval(walTimer)
     strace?.kill("SIGINT")
     await sleep(1100) // the probe's last line for this case
+    if (strace) process.stdout.write(straceSummary(NodePath.join(TMP, `timeline-${users}-c${c}.strace`), server.pid))
     const probe = server.probe()
     log(`${route} ${mode} c=${c}: window ${res.windowSeconds} s after a ${res.rampMs} ms ramp-up (slowest first reply ${res.firstReplyMaxMs} ms): ` +
       `${Math.round(res.rps)} req/s, p50 ${res.p50} p90 ${res.p90} p99 ${res.p99} max ${res.max} ms, failed ${res.failed + res.transportErrors}`)
