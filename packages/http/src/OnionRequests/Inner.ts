@@ -81,22 +81,22 @@ const decoder = (label: string, bom: boolean): Decoder => {
   return d
 }
 
+// Plain byte comparisons, no closures per call (tsx's keepNames names each one as it is created).
 export const decodePythonJsonText = (b: Uint8Array): string => {
-  const starts = (...p: Array<number>) => p.every((x, i) => b[i] === x)
-  const dec = (label: string, bom: boolean) => decoder(label, bom).decode(b)
-  if (starts(0xff, 0xfe, 0, 0)) return decodeUtf32(b, true, true)
-  if (starts(0, 0, 0xfe, 0xff)) return decodeUtf32(b, false, true)
-  if (starts(0xff, 0xfe)) return dec("utf-16le", true)
-  if (starts(0xfe, 0xff)) return dec("utf-16be", true)
-  if (starts(0xef, 0xbb, 0xbf)) return dec("utf-8", true)
+  const b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3]
+  if (b0 === 0xff && b1 === 0xfe && b2 === 0 && b3 === 0) return decodeUtf32(b, true, true)
+  if (b0 === 0 && b1 === 0 && b2 === 0xfe && b3 === 0xff) return decodeUtf32(b, false, true)
+  if (b0 === 0xff && b1 === 0xfe) return decoder("utf-16le", true).decode(b)
+  if (b0 === 0xfe && b1 === 0xff) return decoder("utf-16be", true).decode(b)
+  if (b0 === 0xef && b1 === 0xbb && b2 === 0xbf) return decoder("utf-8", true).decode(b)
   if (b.length >= 4) {
-    if (b[0] === 0) return b[1] ? dec("utf-16be", false) : decodeUtf32(b, false, false)
-    if (b[1] === 0) return b[2] || b[3] ? dec("utf-16le", false) : decodeUtf32(b, true, false)
+    if (b0 === 0) return b1 ? decoder("utf-16be", false).decode(b) : decodeUtf32(b, false, false)
+    if (b1 === 0) return b2 || b3 ? decoder("utf-16le", false).decode(b) : decodeUtf32(b, true, false)
   } else if (b.length === 2) {
-    if (b[0] === 0) return dec("utf-16be", false)
-    if (b[1] === 0) return dec("utf-16le", false)
+    if (b0 === 0) return decoder("utf-16be", false).decode(b)
+    if (b1 === 0) return decoder("utf-16le", false).decode(b)
   }
-  return dec("utf-8", false)
+  return decoder("utf-8", false).decode(b)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,8 +123,9 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** Parses the decrypted inner request. Every failure means the encrypted 400 reply. Never throws. */
+const fail = (reason: InvalidReason) => Either.left(new InvalidInnerRequest({ reason }))
+
 export const parseInnerRequest = (plaintext: Uint8Array): Either.Either<InnerRequest, InvalidInnerRequest> => {
-  const fail = (reason: InvalidReason) => Either.left(new InvalidInnerRequest({ reason }))
   if (plaintext.length < 2 || plaintext[0] !== 0x6c || plaintext[plaintext.length - 1] !== 0x65) return fail("NotAList")
   const elems = plaintext.subarray(1, plaintext.length - 1)
   const first = consumeString(elems)

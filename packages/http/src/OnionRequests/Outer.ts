@@ -100,12 +100,14 @@ const parseMetadataJson = (bytes: Uint8Array): unknown => JSON.parse(utf8Fatal.d
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k)
 
+// Module-level, not a closure per call (tsx's keepNames names each closure as it is created).
+const fail = (reason: OuterErrorReason) => Either.left(new OuterFrameError({ reason }))
+
 /** Parses the outer body. Never throws. */
 export const parseOuterFrame = (
   body: Uint8Array,
   maxBodyBytes: number = MAX_BODY_BYTES
 ): Either.Either<OuterFrame, OuterFrameError> => {
-  const fail = (reason: OuterErrorReason) => Either.left(new OuterFrameError({ reason }))
   if (body.length < 4) return fail("TooShort")
   if (body.length > maxBodyBytes) return fail("TooLarge")
   const n = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0, true)
