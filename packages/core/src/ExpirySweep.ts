@@ -32,10 +32,10 @@ export class ExpirySweep extends Effect.Service<ExpirySweep>()("@session-pro/cor
           return { alreadyDone: true, payments: 0, paymentRows: 0, revocations: 0, users: 0, appleNotifications: 0, googleNotifications: 0, googleAcks: 0 } as ExpirySweepResult
         }
         // Statement order (the statements touch disjoint rows, so any order leaves the same end state) and
-        // UPDATE OR FAIL keep SQLite's WAL writes down when the sweep dirties more pages than its 2 MiB page
-        // cache holds (1M payments, scattered seed: ~34k pages): such a transaction writes ("spills") pages
-        // to the WAL before COMMIT, and rewriting a page already spilled makes COMMIT re-read every WAL frame
-        // written after it to redo their checksums. So the revocation deletes, whose trigger rewrites the
+        // UPDATE OR FAIL keep SQLite's WAL writes down when the sweep dirties more pages than the page cache
+        // holds (better-sqlite3's default 16 MB, ~3.9k pages; 1M payments, scattered seed: ~34k pages): such
+        // a transaction writes ("spills") pages to the WAL before COMMIT, and rewriting a page already
+        // spilled makes COMMIT re-read every WAL frame written after it to redo their checksums. So the revocation deletes, whose trigger rewrites the
         // runtime row the guard above just wrote, come before the big payment update (that page is still
         // cached then); the user prune, which updates its tables' pages in random order (and so rewrites
         // spilled ones), comes after it. Measured at 1M scattered: COMMIT read 34k frames back, now 17.6k.
