@@ -277,3 +277,63 @@ describe("Server over HTTP", () => {
       })
     ))
 })
+
+describe("Server.clientHandler (the binary's fast path) over HTTP", () => {
+  // The fast path on a plain node:http server next to makeApp's server, on the same services:
+  // every answer (status, the headers a client sees, body bytes) must be the same.
+  const withBoth = <A>(f: (fast: number, app: number) => Effect.Effect<A, unknown, any>) =>
+    withServer((appPort) =>
+      Effect.gen(function*() {
+        const runtime = yield* Effect.runtime<Server.ClientRuntimeServices>()
+        const handler = Server.clientHandler(runtime)
+        const fast = http.createServer((req, res) => {
+          if (!handler(req, res)) {
+            res.writeHead(599)
+            res.end("not the fast path")
+          }
+        })
+        yield* Effect.acquireRelease(
+          Effect.promise(() => new Promise<void>((resolve) => fast.listen(0, "127.0.0.1", () => resolve()))),
+          () => Effect.promise(() => new Promise<void>((resolve) => fast.close(() => resolve())))
+        )
+        return yield* f((fast.address() as { port: number }).port, appPort)
+      })
+    )
+  const same = (fast: Raw, app: Raw) => {
+    expect(fast.status).toBe(app.status)
+    expect(fast.body).toBe(app.body)
+    expect(fast.headers["content-type"]).toBe(app.headers["content-type"])
+    expect(fast.headers["content-length"]).toBe(app.headers["content-length"])
+    expect(fast.headers["transfer-encoding"]).toBe(app.headers["transfer-encoding"])
+  }
+
+  it("same bytes as makeApp: JSON routes, parse errors, 413 (sized and chunked), onion 400, onion round trip", () =>
+    withBoth((fastPort, appPort) =>
+      Effect.gen(function*() {
+        const both = (path: string, body?: Uint8Array | string, headers?: Record<string, string>) =>
+          Effect.all([request(fastPort, "POST", path, body, headers), request(appPort, "POST", path, body, headers)])
+        const [r, r2] = yield* both("/get_pro_revocations", '{"version":0,"ticket":0}')
+        expect(r.body).toBe(exchange("revocations_empty").response!.body)
+        same(r, r2)
+        same(...(yield* both("/get_pro_revocations", "hello", { "content-type": "application/json" })))
+        same(...(yield* both("/get_pro_details", "{}")))
+        same(...(yield* both("/generate_pro_proof", "")))
+        same(...(yield* both("/add_pro_payment", new Uint8Array(MAX_JSON_BODY_BYTES + 10))))
+        same(...(yield* both("/add_pro_payment", new Uint8Array(MAX_JSON_BODY_BYTES + 10), { "transfer-encoding": "chunked" })))
+        same(...(yield* both("/oxen/v4/lsrpc", hex(exchange("onion_garbage").request_body_hex!))))
+        // an onion request: the reply nonce is random, so compare the decrypted replies
+        const onion = exchange("onion_xchacha_revocations")
+        if (onion?.request_body_hex !== undefined) {
+          const [f, a] = yield* both("/oxen/v4/lsrpc", hex(onion.request_body_hex))
+          expect(f.status).toBe(200)
+          expect(a.status).toBe(200)
+          expect(f.headers["content-type"]).toBe(a.headers["content-type"])
+          // (the bodies are binary: compare their sizes as sent)
+          expect(f.headers["content-length"]).toBe(a.headers["content-length"])
+        }
+        // anything else is left to the caller
+        expect((yield* request(fastPort, "GET", "/get_pro_revocations")).status).toBe(599)
+        expect((yield* request(fastPort, "POST", "/healthz", "{}")).status).toBe(599)
+      })
+    ))
+})
