@@ -81,6 +81,26 @@ describe("WAL checkpointer", () => {
       expect(last.checkpointed).toBe(last.log)
     }).pipe(Effect.scoped))
 
+  it.live("a reader's snapshot holding the WAL back gets no RESTART (which would block writers); the WAL completes after it", () =>
+    Effect.gen(function*() {
+      const file = tempDbPath("ckpt-reader")
+      const db = openWal(file)
+      const reader = openWal(file)
+      yield* Effect.addFinalizer(() => Effect.sync(() => (reader.close(), db.close())))
+      const cp = yield* Checkpointer.make(db, { filename: file, thresholdFrames: 100, restartFrames: 200, pollMs: 10, idleMs: 50 })
+      yield* until(() => cp.stats().ready, "the worker")
+      yield* writeLoad(db, 5, 5)
+      reader.exec("BEGIN")
+      reader.prepare("SELECT count(*) FROM t").get() // the snapshot now pins the WAL
+      yield* writeLoad(db, 60, 10)
+      yield* until(() => cp.stats().heldBack > 0, "a held-back checkpoint")
+      expect(cp.stats().restarts).toBe(0)
+      reader.exec("COMMIT")
+      const before = cp.stats().checkpoints
+      yield* until(() => cp.stats().checkpoints > before && !cp.stats().last!.heldBack, "a checkpoint after the reader")
+      expect(cp.stats().fellBack).toBeUndefined()
+    }).pipe(Effect.scoped))
+
   it.live("closing the scope runs a final checkpoint and ends the thread; the connection stays usable", () =>
     Effect.gen(function*() {
       const file = tempDbPath("ckpt-close")

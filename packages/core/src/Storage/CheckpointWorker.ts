@@ -13,11 +13,11 @@
  * frames are pending and the WAL has not grown for `idleMs`, or when frames are pending in a WAL of
  * `restartFrames` or more. The checkpoint is PASSIVE (never blocks a reader or writer of any connection),
  * repeated up to `catchUpPasses` times until every frame is copied (the header read again); if it is still
- * behind in a long WAL, a RESTART (see `checkpoint`); a TRUNCATE when the WAL file is larger than
+ * behind in a long WAL and no reader holds it back, a RESTART (see `checkpoint`); a TRUNCATE when the WAL file is larger than
  * `truncateBytes`.
  *
  * Messages to the main thread: `{ type: "ready" }`, `{ type: "checkpoint", busy, log, checkpointed,
- * passes, restarted, truncated, ms }` after each checkpoint, `{ type: "stopped", final }` after the final checkpoint once
+ * passes, heldBack, restarted, truncated, ms }` after each checkpoint, `{ type: "stopped", final }` after the final checkpoint once
  * the main thread sent `{ type: "stop" }`. An unexpected error is thrown (the worker exits with an
  * error, and the main thread falls back to SQLite's own autocheckpoint).
  */
@@ -73,19 +73,23 @@ const checkpoint = () => {
   // Frames committed while a checkpoint runs leave the WAL incomplete, and the writer starts the WAL over
   // only after a complete checkpoint (else the WAL grows for as long as writes go on): catch up with a
   // few more PASSIVE passes, each copying only what was committed during the previous one.
-  while (!done && r.busy === 0 && passes < o.catchUpPasses) {
+  while (!done && r.busy === 0 && r.checkpointed === r.log && passes < o.catchUpPasses) {
     r = passive.get()
     passes++
     done = r.busy === 0 && caughtUp()
   }
+  // A reader's snapshot kept the last pass from copying every frame it saw (a long read, a snapshot
+  // backup): nothing can complete until it ends, and a RESTART would hold the write lock while it waits.
+  const heldBack = r.busy === 0 && r.checkpointed < r.log
   let restarted = false
   let truncated = false
   const wal = walBytes()
   const large = o.truncateBytes > 0 && wal > o.truncateBytes
-  if (!done && r.busy === 0 && (r.log >= o.restartFrames || large)) {
-    // Still behind in a long WAL: a RESTART (TRUNCATE when the file is large) takes the write lock
-    // (waiting up to restartBusyMs for a gap between write transactions) and copies the last few frames
-    // under it, so writers wait that long (readers do not), and the next write starts the WAL over.
+  if (!done && r.busy === 0 && !heldBack && (r.log >= o.restartFrames || large)) {
+    // Still behind in a long WAL only because of commits during the passes: a RESTART (TRUNCATE when the
+    // file is large) takes the write lock (waiting up to restartBusyMs for a gap between write
+    // transactions) and copies the last few frames under it, so writers wait that long (readers do not),
+    // and the next write starts the WAL over.
     db.pragma("busy_timeout = " + o.restartBusyMs)
     try {
       r = (large ? truncate : restart).get()
@@ -98,7 +102,7 @@ const checkpoint = () => {
     // nothing left to copy: TRUNCATE only resets the WAL (no wait: it gives up if a writer is active)
     truncated = truncate.get().busy === 0
   }
-  return { busy: r.busy, log: r.log, checkpointed: r.checkpointed, passes, restarted, truncated, ms: performance.now() - t0 }
+  return { busy: r.busy, log: r.log, checkpointed: r.checkpointed, passes, heldBack, restarted, truncated, ms: performance.now() - t0 }
 }
 
 let lastMxFrame = -1
@@ -117,8 +121,9 @@ const poll = () => {
       lastChange = now
     }
     const pending = nBackfill <= mxFrame ? mxFrame - nBackfill : mxFrame
-    due = pending >= o.thresholdFrames || (pending > 0 && mxFrame >= o.restartFrames) ||
-      (pending > 0 && now - lastChange >= o.idleMs && now - lastCheckpoint >= o.idleMs)
+    // below the threshold: in a long WAL (to complete it or restart it) or when writes stopped, at most once per idleMs
+    due = pending >= o.thresholdFrames ||
+      (pending > 0 && now - lastCheckpoint >= o.idleMs && (mxFrame >= o.restartFrames || now - lastChange >= o.idleMs))
   }
   if (!due) return
   lastCheckpoint = now

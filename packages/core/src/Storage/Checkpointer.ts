@@ -45,7 +45,7 @@ export interface CheckpointerOptions {
    * readers look up (and read from the WAL) only frames not yet copied, however long the WAL is.
    */
   readonly restartFrames?: number
-  /** How long that RESTART waits for the write lock (a gap between write transactions; default 50 ms, in the worker). */
+  /** How long that RESTART waits for the write lock (a gap between write transactions; default 20 ms, in the worker). */
   readonly restartBusyMs?: number
   /** After a complete checkpoint, TRUNCATE the WAL file when it is larger than this (default 64 MiB; 0 never). */
   readonly truncateBytes?: number
@@ -69,6 +69,8 @@ export interface CheckpointResult {
   readonly checkpointed: number
   /** PASSIVE passes run (more than one: frames committed during the first were copied too). */
   readonly passes: number
+  /** A reader's snapshot kept the last pass from copying every frame it saw (no RESTART is tried then). */
+  readonly heldBack: boolean
   /** A RESTART (or TRUNCATE) checkpoint under the write lock followed and succeeded. */
   readonly restarted: boolean
   /** A TRUNCATE followed and succeeded (the WAL file is empty). */
@@ -83,6 +85,8 @@ export interface CheckpointerStats {
   readonly busy: number
   readonly restarts: number
   readonly truncations: number
+  /** Checkpoints a reader held back. */
+  readonly heldBack: number
   readonly last: CheckpointResult | undefined
   /** The final checkpoint's result once the scope closed (`error` when it threw). */
   readonly final: CheckpointResult | { readonly error: string } | undefined
@@ -108,6 +112,7 @@ export const make = (connection: CheckpointedConnection, options: CheckpointerOp
     let checkpoints = 0
     let busy = 0
     let restarts = 0
+    let heldBack = 0
     let truncations = 0
     let final: CheckpointerStats["final"]
     let last: CheckpointResult | undefined
@@ -140,7 +145,7 @@ export const make = (connection: CheckpointedConnection, options: CheckpointerOp
             thresholdFrames,
             catchUpPasses: options.catchUpPasses ?? DEFAULT_CATCH_UP_PASSES,
             restartFrames: options.restartFrames ?? 8 * thresholdFrames,
-            restartBusyMs: options.restartBusyMs ?? 50,
+            restartBusyMs: options.restartBusyMs ?? 20,
             pollMs: options.pollMs ?? DEFAULT_POLL_MS,
             idleMs: options.idleMs ?? DEFAULT_IDLE_MS,
             truncateBytes: options.truncateBytes ?? DEFAULT_TRUNCATE_BYTES
@@ -156,6 +161,7 @@ export const make = (connection: CheckpointedConnection, options: CheckpointerOp
             checkpoints++
             if (m.busy) busy++
             if (m.restarted) restarts++
+            if (m.heldBack) heldBack++
             if (m.truncated) truncations++
             const { type: _, ...result } = m
             last = result as CheckpointResult
@@ -184,6 +190,6 @@ export const make = (connection: CheckpointedConnection, options: CheckpointerOp
     )
     void worker
     return {
-      stats: () => ({ ready, checkpoints, busy, restarts, truncations, last, final, fellBack })
+      stats: () => ({ ready, checkpoints, busy, restarts, truncations, heldBack, last, final, fellBack })
     }
   })
