@@ -47,7 +47,7 @@ import { measureOps, routeFloors } from "./lib/floor.js"
 import { benchUser, keyOf } from "./lib/keys.js"
 import { type CaseResult, runCase, type SecondStats } from "./lib/load.js"
 import { prepareDb, removeDb, seedRoutes } from "./lib/seed.js"
-import { type ProbeSample, ROOT, type ServerHandle, startServer } from "./lib/server.js"
+import { ensureBuilt, type ProbeSample, ROOT, serverKind, type ServerHandle, startServer } from "./lib/server.js"
 import { type SweepTiming, sweepSeedKinds, timeSweep } from "./lib/sweep.js"
 
 const env = process.env
@@ -187,6 +187,7 @@ const main = async () => {
   const commit = git("rev-parse --short HEAD")
   const dirty = git("status --porcelain --untracked-files=no") !== ""
   log(`config ${JSON.stringify(config)}`)
+  log(`server: ${serverKind()} (build ${ensureBuilt(log)})`)
   const ops = measureOps()
   log(`crypto ops (ms): ${JSON.stringify(Object.fromEntries(Object.entries(ops).map(([k, v]) => [k, r3(v)])))}`)
   const serverX25519 = x25519KeyPairFromEd25519Seed(DEV_BACKEND_SEED).publicKey
@@ -396,7 +397,8 @@ const main = async () => {
     cpus: NodeOs.cpus().length,
     cpuModel: NodeOs.cpus()[0]?.model ?? "unknown",
     loadAverage: NodeOs.loadavg().map(r2),
-    config: { ...config, addPool }
+    config: { ...config, addPool },
+    server: serverKind()
   }
   const json = { meta, cryptoOpsMs: ops, floors: floorsByUsers, startups, cases, baselines, rss: rssByUsers, soak: soak ?? null, sweeps }
   const md = markdown(json)
@@ -509,7 +511,7 @@ const runSoak = async (
 }
 
 const markdown = (j: {
-  meta: { commit: string; dirty: boolean; date: string; node: string; cpus: number; cpuModel: string; loadAverage: ReadonlyArray<number>; config: typeof config & { addPool: number } }
+  meta: { commit: string; dirty: boolean; date: string; node: string; cpus: number; cpuModel: string; loadAverage: ReadonlyArray<number>; config: typeof config & { addPool: number }; server?: "dist" | "src" }
   cryptoOpsMs: ReturnType<typeof measureOps>
   startups: ReadonlyArray<StartupRecord>
   cases: ReadonlyArray<CaseRecord>
@@ -522,7 +524,7 @@ const markdown = (j: {
   const L: Array<string> = []
   L.push(`# Benchmark ${j.meta.commit}${j.meta.dirty ? " (+ uncommitted changes)" : ""}`, "")
   L.push(`${j.meta.date}, node ${j.meta.node}, ${j.meta.cpus} × ${j.meta.cpuModel} (shared machine, load average at the end ${j.meta.loadAverage.join(" / ")}). ` +
-    `${j.meta.config.seconds} s measured per case after the ramp-up (every connection answered once), SQLite WAL file DB (checkpointed before start, measured after the start-up backup), dev mode, single server process. ` +
+    `${j.meta.config.seconds} s measured per case after the ramp-up (every connection answered once), SQLite WAL file DB (checkpointed before start, measured after the start-up backup), dev mode, single server process${j.meta.server === "dist" ? " (the built binary, packages/http/dist/bin/server.js)" : j.meta.server === "src" ? " (the TypeScript source under tsx)" : ""}. ` +
     `CPU = server process utime+stime per request (/proc, 10 ms ticks; ramp-up included); floor = pure crypto of the route measured in the bench process. ` +
     `Ramp = ms until every connection had its first reply (the server accepts one connection per event-loop iteration); loop max = worst event-loop delay inside the server; ` +
     `run-queue = share of the case the server's JS thread waited for a CPU (other load on the machine).`, "")

@@ -2,13 +2,45 @@
  * The real server binary in its own process, plus its CPU time and RSS read from /proc and the
  * in-process samples of `probe.mjs` (event-loop delay, GC, heap) when a probe file is given.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { setTimeout as sleep } from "node:timers/promises"
 
 export const ROOT = NodePath.resolve(import.meta.dirname, "../..")
-const BIN = NodePath.join(ROOT, "packages/http/src/bin/server.ts")
+const SRC_BIN = NodePath.join(ROOT, "packages/http/src/bin/server.ts")
+const DIST_BIN = NodePath.join(ROOT, "packages/http/dist/bin/server.js")
+/**
+ * Which server the bench runs: `dist` (default) is the built binary a deployment runs (`npm run serve`, after
+ * `npm run build`); `src` is `npm start`'s TypeScript source under tsx, whose transform costs per request (e.g.
+ * it names every named closure as it is created).
+ */
+export const serverKind = (): "dist" | "src" => (process.env.BENCH_SERVER === "src" ? "src" : "dist")
+
+const newestMtime = (dir: string): number => {
+  let newest = 0
+  for (const e of NodeFs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) newest = Math.max(newest, NodeFs.statSync(NodePath.join(e.parentPath ?? (e as any).path, e.name)).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * For the `dist` server: runs `npm run build` when a package's build output is missing or older than its
+ * sources (a fresh clone has none), so the bench never measures stale code. Returns what it did.
+ */
+export const ensureBuilt = (log: (line: string) => void): "built" | "up to date" | "not needed" => {
+  if (serverKind() === "src") return "not needed"
+  const stale = ["core", "stores", "http"].some((pkg) => {
+    const out = NodePath.join(ROOT, "packages", pkg, "dist/index.js")
+    return !NodeFs.existsSync(out) || NodeFs.statSync(out).mtimeMs < newestMtime(NodePath.join(ROOT, "packages", pkg, "src"))
+  }) || !NodeFs.existsSync(DIST_BIN)
+  if (!stale) return "up to date"
+  log("building the packages (npm run build) for the dist server")
+  const r = spawnSync("npm", ["run", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] })
+  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status}); BENCH_SERVER=src runs the TypeScript source instead`)
+  return "built"
+}
 const PROBE = NodePath.join(ROOT, "bench/lib/probe.mjs")
 const TICK_MS = 1000 / 100 // CLK_TCK is 100 on Linux
 
@@ -83,7 +115,7 @@ export interface StartOptions {
   readonly probeMs?: number | undefined
 }
 
-/** Starts `node --import tsx packages/http/src/bin/server.ts` (dev mode, SQLite WAL file DB) and waits for /healthz. */
+/** Starts the server binary (see `serverKind`; dev mode, SQLite WAL file DB) and waits for /healthz. */
 export const startServer = async (o: StartOptions): Promise<ServerHandle> => {
   const logStart = NodeFs.existsSync(o.logFile) ? NodeFs.statSync(o.logFile).size : 0 // the log is appended to
   const log = NodeFs.openSync(o.logFile, "a")
@@ -91,9 +123,7 @@ export const startServer = async (o: StartOptions): Promise<ServerHandle> => {
   const args = [
     ...(o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : []),
     ...(o.probeFile ? ["--import", PROBE] : []),
-    "--import",
-    "tsx",
-    BIN
+    ...(serverKind() === "src" ? ["--import", "tsx", SRC_BIN] : [DIST_BIN])
   ]
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
