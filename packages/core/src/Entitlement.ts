@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { ENTITLEMENT_LOOKUP_WINDOW } from "./Domain/Constants.js"
 import { PaymentProvider, PaymentStatus } from "./Domain/Enums.js"
 import { recordProofExpiryWith } from "./GenerationIndex.js"
-import { blob, bool, Database, num, numOrNull, str } from "./Storage/Database.js"
+import { blob, bool, Database, num, numOrNull, raw, str } from "./Storage/Database.js"
 
 /** One accumulator of the lookup (§5.9): expiry includes grace when auto-renewing. */
 export interface EntitlementAcc {
@@ -89,30 +89,31 @@ export const computeEntitlement = (rows: ReadonlyArray<LookupRow>): EntitlementR
   return { best, fromRedeemed }
 }
 
+/** The lookup's payment columns (of `p`), decoded by `lookupRow`. */
+const LOOKUP_COLS = raw(`p.expiry_unix_ts_ms, p.grace_period_duration_ms, p.auto_renewing, p.status, p.refund_requested_unix_ts_ms,
+  p.payment_provider, p.apple_original_tx_id, p.google_order_id, p.rangeproof_order_id, p.revoked_unix_ts_ms`)
+const lookupRow = (r: ReadonlyArray<any>, o: number): LookupRow => ({
+  expiry_unix_ts_ms: num(r[o]),
+  grace_period_duration_ms: numOrNull(r[o + 1]),
+  auto_renewing: bool(r[o + 2]),
+  status: num(r[o + 3]),
+  refund_requested_unix_ts_ms: num(r[o + 4]),
+  payment_provider: num(r[o + 5]),
+  apple_original_tx_id: str(r[o + 6]),
+  google_order_id: str(r[o + 7]),
+  rangeproof_order_id: str(r[o + 8]),
+  revoked_unix_ts_ms: numOrNull(r[o + 9])
+})
+
 /** Entitlement lookup (§5.9) and the shared user refresh (§6.0). */
 export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/core/Entitlement", {
   accessors: true,
   effect: Effect.gen(function*() {
     const db = yield* Database
     const lookup = (master: Uint8Array) =>
-      db.qv`SELECT expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, status, refund_requested_unix_ts_ms,
-          payment_provider, apple_original_tx_id, google_order_id, rangeproof_order_id, revoked_unix_ts_ms
-          FROM payments WHERE master_pkey = ${master} AND status IN (2, 4, 3)
-          ORDER BY id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`.pipe(
-        Effect.map((rows) =>
-          computeEntitlement(rows.map((r): LookupRow => ({
-            expiry_unix_ts_ms: num(r[0]),
-            grace_period_duration_ms: numOrNull(r[1]),
-            auto_renewing: bool(r[2]),
-            status: num(r[3]),
-            refund_requested_unix_ts_ms: num(r[4]),
-            payment_provider: num(r[5]),
-            apple_original_tx_id: str(r[6]),
-            google_order_id: str(r[7]),
-            rangeproof_order_id: str(r[8]),
-            revoked_unix_ts_ms: numOrNull(r[9])
-          })))
-        )
+      db.qv`SELECT ${LOOKUP_COLS} FROM payments p WHERE p.master_pkey = ${master} AND p.status IN (2, 4, 3)
+          ORDER BY p.id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`.pipe(
+        Effect.map((rows) => computeEntitlement(rows.map((r) => lookupRow(r, 0))))
       )
     /**
      * §6.0: recompute and store the user's cached best-payment fields (no-op without a user row).
@@ -123,17 +124,34 @@ export class Entitlement extends Effect.Service<Entitlement>()("@session-pro/cor
     const refresh = (master: Uint8Array) =>
       Effect.gen(function*() {
         const m = blob(master)
-        const before = yield* (db.dialect === "pg"
-          ? db.q`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m} FOR UPDATE`
-          : db.q`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m}`)
-        const result = yield* lookup(master)
+        let before: ReadonlyArray<any> | undefined
+        let result: EntitlementResult | undefined
+        if (db.dialect === "sqlite") {
+          // The user row and the lookup in one statement (the same rows: the user key is unique; the
+          // write transaction already holds the lock). Without a user row or without a payment it
+          // returns nothing, and the two reads below tell those apart.
+          const rows = yield* db.qv`SELECT u.gen_index, u.expiry_unix_ts_ms, ${LOOKUP_COLS} FROM users u, payments p
+            WHERE u.master_pkey = ${m} AND p.master_pkey = ${m} AND p.status IN (2, 4, 3)
+            ORDER BY p.id DESC LIMIT ${ENTITLEMENT_LOOKUP_WINDOW}`
+          if (rows.length > 0) {
+            before = rows[0]
+            result = computeEntitlement(rows.map((r) => lookupRow(r, 2)))
+          }
+        }
+        if (result === undefined) {
+          const user = yield* (db.dialect === "pg"
+            ? db.qv`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m} FOR UPDATE`
+            : db.qv`SELECT gen_index, expiry_unix_ts_ms FROM users WHERE master_pkey = ${m}`)
+          before = user[0]
+          result = yield* lookup(master)
+        }
         const b = result.best
         yield* db.q`UPDATE users SET expiry_unix_ts_ms = ${b.expiry}, grace_period_duration_ms = ${b.grace},
           auto_renewing = ${b.auto}, refund_requested_unix_ts_ms = ${b.refund}
           WHERE master_pkey = ${m}`
-        if (before.length > 0) {
-          const old = num(before[0].expiry_unix_ts_ms)
-          if (b.expiry < old) yield* recordProofExpiryWith(db, num(before[0].gen_index), old)
+        if (before !== undefined) {
+          const old = num(before[1])
+          if (b.expiry < old) yield* recordProofExpiryWith(db, num(before[0]), old)
         }
         return result
       })

@@ -5,13 +5,15 @@
  *   the index can give the order — with a handful of rows per key its planner may still prefer a top-N sort);
  * - the one-row head (user, payments_total, error_report, revoked) answers exactly what the four separate
  *   reads it replaced answered, in the corner cases: no user row, payments without a user (gen index 0),
- *   a revoked gen index, FLAG-35 errors across providers, providers without a chain id.
+ *   a revoked gen index, FLAG-35 errors across providers, providers without a chain id;
+ * - `Entitlement.refresh` (on SQLite one statement for the user row and the lookup) writes what the
+ *   separate reads wrote: with and without a user row or usable payments, and the D4e watermark.
  * PostgreSQL runs only with PRO_TEST_PG_URL (own schemas); skipped visibly otherwise.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { PgClient } from "@effect/sql-pg"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Backend, Database, Ddl, Inspect, num, ProDetails, type SqliteDatabase, UserErrors } from "@session-pro/core"
+import { Backend, Database, Ddl, Entitlement, Inspect, num, ProDetails, type SqliteDatabase, UserErrors } from "@session-pro/core"
 import Sqlite from "better-sqlite3"
 import { Effect, Redacted } from "effect"
 import { dropPgSchemas, engines } from "./engines.js"
@@ -255,6 +257,68 @@ for (const engine of engines) {
             expect(got, c.name).toMatchObject(c.expect)
             expect({ status: got.status, payments_total: got.payments_total, error_report: got.error_report }, c.name).toEqual(yield* headBefore(a.masterPkey))
             expect(yield* ue.hasForMaster(a.masterPkey), c.name).toBe(got.error_report === 1)
+          }
+        }).pipe(Effect.provide(backend(url)))
+      }))
+
+    it.effect("refresh: the user row and the lookup read together give what separate reads gave", () =>
+      Effect.gen(function*() {
+        const url = yield* Effect.promise(engine.fresh)
+        yield* Effect.gen(function*() {
+          const db = yield* Database
+          const ent = yield* Entitlement
+          const userRow = (a: Account) =>
+            Effect.map(
+              db.sql<any>`SELECT gen_index, expiry_unix_ts_ms, grace_period_duration_ms, auto_renewing, refund_requested_unix_ts_ms
+                FROM users WHERE master_pkey = ${Buffer.from(a.masterPkey)}`,
+              (r) => r.map((u) => [num(u.gen_index), num(u.expiry_unix_ts_ms), num(u.grace_period_duration_ms), u.auto_renewing === true || num(u.auto_renewing) === 1, num(u.refund_requested_unix_ts_ms)])
+            )
+          const watermark = (gen: number) =>
+            Effect.map(db.sql<any>`SELECT max_expiry_unix_ts_ms AS w FROM gen_index_proof_expiry WHERE gen_index = ${gen}`, (r) => r.map((x) => num(x.w)))
+          const refresh = (a: Account) => db.transaction(ent.refresh(a.masterPkey))
+
+          // A user whose stored expiry is above what the payments give: the refresh lowers it, keeps the old as the watermark.
+          const a = account()
+          yield* insertUser(a.masterPkey, 11, T0 + 90 * DAY)
+          yield* insertPayment({ master: a.masterPkey, provider: 2, unredeemed: T0 - 2 * DAY, chain: "ra" })
+          yield* insertPayment({ master: a.masterPkey, provider: 1, status: 4, unredeemed: T0 - DAY, chain: "rg" })
+          yield* insertPayment({ master: a.masterPkey, provider: 2, status: 1, unredeemed: T0, chain: "ra-unredeemed" })
+          const r = yield* refresh(a)
+          expect(r).toEqual(yield* ent.lookup(a.masterPkey))
+          expect(r.best).toEqual({ expiry: T0 + 30 * DAY + 1000, grace: 1000, refund: 0, auto: true })
+          expect(yield* userRow(a)).toEqual([[11, T0 + 30 * DAY + 1000, 1000, true, 0]])
+          expect(yield* watermark(11)).toEqual([T0 + 90 * DAY])
+          // Again: nothing lower, the watermark stays.
+          expect(yield* refresh(a)).toEqual(r)
+          expect(yield* watermark(11)).toEqual([T0 + 90 * DAY])
+
+          // A user without a usable payment (only an unredeemed-status row): zeroed, the old expiry is the watermark.
+          const b = account()
+          yield* insertUser(b.masterPkey, 12, T0 + 5 * DAY)
+          yield* insertPayment({ master: b.masterPkey, provider: 2, status: 1, unredeemed: T0, chain: "rb" })
+          const zero = { expiry: 0, grace: 0, refund: 0, auto: false }
+          expect(yield* refresh(b)).toEqual({ best: zero, fromRedeemed: zero })
+          expect(yield* userRow(b)).toEqual([[12, 0, 0, false, 0]])
+          expect(yield* watermark(12)).toEqual([T0 + 5 * DAY])
+
+          // Payments without a user row: the lookup's result, no user row written, no watermark.
+          const c = account()
+          yield* insertPayment({ master: c.masterPkey, provider: 2, unredeemed: T0 - DAY, chain: "rc" })
+          const rc = yield* refresh(c)
+          expect(rc.fromRedeemed.expiry).toBe(T0 + 30 * DAY + 1000)
+          expect(yield* userRow(c)).toEqual([])
+
+          // Neither.
+          expect(yield* refresh(account())).toEqual({ best: zero, fromRedeemed: zero })
+          expect((yield* db.sql<any>`SELECT gen_index FROM gen_index_proof_expiry ORDER BY gen_index`).map((x) => num(x.gen_index))).toEqual([11, 12])
+
+          if (db.dialect === "sqlite") {
+            const joined = [...prepared].find((t) => t.includes("FROM users u, payments p"))
+            expect(joined).toBeDefined()
+            const plan = (yield* db.sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${joined}`, [Buffer.from(a.masterPkey), Buffer.from(a.masterPkey), 32]))
+              .map((x) => x.detail).join("\n")
+            expect(plan).toContain("payments_master_pkey")
+            expect(plan).not.toContain("TEMP B-TREE")
           }
         }).pipe(Effect.provide(backend(url)))
       }))
