@@ -84,6 +84,22 @@ interface Backupable {
   backup(destination: string, options?: { readonly progress?: (p: Progress) => number | undefined }): Promise<Progress>
 }
 
+/**
+ * Pages copied between background flushes of the copy. The destination is synced when the last step
+ * commits it, on the event loop; without flushes on the way that one fsync wrote the whole copy (53 MiB at
+ * 100k users). A flush is an `fdatasync` of the temporary file in libuv's thread pool, at most one at a
+ * time, never waited for: it only leaves the final sync less to write.
+ */
+export const FLUSH_EVERY_PAGES = 1024
+
+/** Start an fdatasync of `file` off the event loop (errors ignored: the final commit syncs anyway). */
+const flushInBackground = (file: string, done: () => void) => {
+  NodeFs.promises.open(file, "r").then(
+    (fh) => fh.datasync().finally(() => fh.close()),
+    () => undefined
+  ).then(done, done)
+}
+
 /** better-sqlite3 resolves a backup whose very first step found the source busy as if it were done (0 pages). */
 class SourceBusy extends Data.TaggedError("SourceBusy")<{}> {}
 
@@ -102,13 +118,25 @@ const steppedBackup = (source: Backupable, tmp: string, pagesPerStep: number, ma
     let steps = 0
     let restarts = 0
     let copied = 0
+    let flushedAt = 0
+    let flushing = false
     const done = source.backup(tmp, {
       progress: ({ remainingPages, totalPages }) => {
         if (stop !== undefined) throw new Error(stop)
         steps++
         const now = totalPages - remainingPages
-        if (now < copied && ++restarts > maxRestarts) throw new TooManyRestarts({ restarts })
+        if (now < copied) {
+          if (++restarts > maxRestarts) throw new TooManyRestarts({ restarts })
+          flushedAt = 0
+        }
         copied = now
+        if (!flushing && now - flushedAt >= FLUSH_EVERY_PAGES) {
+          flushing = true
+          flushedAt = now
+          flushInBackground(tmp, () => {
+            flushing = false
+          })
+        }
         return pagesPerStep
       }
     })
