@@ -169,6 +169,11 @@ try {
     log(`${route} ${mode} c=${c}: window ${res.windowSeconds} s after a ${res.rampMs} ms ramp-up (slowest first reply ${res.firstReplyMaxMs} ms): ` +
       `${Math.round(res.rps)} req/s, p50 ${res.p50} p90 ${res.p90} p99 ${res.p99} max ${res.max} ms, failed ${res.failed + res.transportErrors}`)
     process.stdout.write(`\n${route} ${mode} c=${c} users=${users} prepare=${prepare}\n`)
+    // GC over the whole case (ramp-up included) per 1000 replies: counts do not depend on machine load, pauses do
+    const replies = (res.timeline ?? []).reduce((n, s) => n + s.requests, 0)
+    const gc = probe.reduce((a, p) => ({ n: a.n + p.gcCount, major: a.major + p.majorGcs, ms: a.ms + p.gcMs, max: Math.max(a.max, p.gcMaxMs) }), { n: 0, major: 0, ms: 0, max: 0 })
+    const per1k = (x: number) => (replies > 0 ? f1((x * 1000) / replies) : "—")
+    process.stdout.write(`gc: ${gc.n} pauses (${gc.major} mark-compact), ${f1(gc.ms)} ms, longest ${f1(gc.max)} ms; per 1000 replies: ${per1k(gc.n)} pauses, ${per1k(gc.major)} mark-compact, ${per1k(gc.ms)} ms\n`)
     process.stdout.write("sec | req | p50 | p99 | max (client ms) | loop p99 | loop max | gc ms | gc max | cpu ms | JS thread cpu | run-queue wait | rss MiB | heap MiB | wal MiB\n")
     process.stdout.write(`slowest: ${(res.slowest ?? []).map((r) => `${Math.round(r.latency)} ms (sent at ${Math.round(r.sentAt)} ms, conn ${r.connection} #${r.indexOnConnection})`).join(", ")}\n`)
     for (const s of res.timeline ?? []) {
