@@ -15,7 +15,10 @@
  * register `extraRoute` in `ClientRoutes.ExtraRoutes` so onion requests reach it too (the
  * server binary gets both from `Workers/Platforms.ts`).
  */
-import { HttpIncomingMessage, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { AppleCatchUp, AppleConfig, AppleNotifications, AppleSchemas } from "@session-pro/stores"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs/promises"

@@ -15,7 +15,8 @@
  * before answering, so a tester sees its effects immediately (the core's guard makes the
  * worker's own run for that day a no-op).
  */
-import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ExpirySweep } from "@session-pro/core"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"

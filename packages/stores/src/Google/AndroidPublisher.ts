@@ -9,7 +9,9 @@
  * `apiRoot` is configurable so tests (and the fixture replay) point it at a loopback fake, in which
  * case credentials may be omitted and no Authorization header is sent.
  */
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Cache, Config, Context, Duration, Effect, Exit, Layer, Option, Schedule, Schema } from "effect"
 import { parseGoogleDurationMs } from "./Durations.js"
 import { MonetizationSubscription, SubscriptionPurchaseV2 } from "./Schemas.js"
