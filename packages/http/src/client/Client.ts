@@ -10,7 +10,7 @@
  * Timestamps come from Effect's `Clock` plus an offset, so TestClock drives it, and a client
  * that moves a dev server's fake clock (`devClock`) follows it automatically.
  */
-import type { HttpClient } from "@effect/platform"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

@@ -2,7 +2,8 @@
  * The client for async/await hosts: the same operations as Promises (failures reject with the
  * tagged errors of Errors.ts). HTTP goes through `fetch` unless another `HttpClient` layer is given.
  */
-import { FetchHttpClient, type HttpClient } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -3,7 +3,8 @@
  * in-process through the server's own route table (`ClientRoutes.dispatch`, no socket — tests,
  * embedded use). Onion wrapping is done on top of either by the client.
  */
-import { HttpClient, HttpClientRequest } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import { dispatch, type RouteServices } from "../Routes/ClientRoutes.js"
 import { TransportError } from "./Errors.js"

@@ -18,7 +18,7 @@
  *   // third parties: protocol.md §5
  *   Verify.verifyProof(proofJson, { backendPublicKey, nowMs: Date.now(), revocations })
  */
-export { FetchHttpClient } from "@effect/platform"
+export * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 export * as ProClient from "./Client.js"
 export type { ClientOptions, Exchange, OnionOptions, ProClientApi } from "./Client.js"
 export * from "./Errors.js"
