@@ -315,7 +315,9 @@ for (const engine of engines) {
           if (db.dialect === "sqlite") {
             const joined = [...prepared].find((t) => t.includes("FROM users u, payments p"))
             expect(joined).toBeDefined()
-            const plan = (yield* db.sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${joined}`, [Buffer.from(a.masterPkey), Buffer.from(a.masterPkey), 32]))
+            // The window is spliced in as text (a bound LIMIT re-prepares on every run), so only the two keys are parameters.
+            expect(joined).not.toMatch(/LIMIT \?/)
+            const plan = (yield* db.sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${joined}`, [Buffer.from(a.masterPkey), Buffer.from(a.masterPkey)]))
               .map((x) => x.detail).join("\n")
             expect(plan).toContain("payments_master_pkey")
             expect(plan).not.toContain("TEMP B-TREE")
