@@ -127,6 +127,13 @@ for (const engine of engines) {
         expect((yield* select("payment_id")).map((r) => String(r.payment_id))).toEqual(["r"])
         expect((yield* select("payment_provider AS p")).map((r) => Number(r.p))).toEqual([1])
         expect((yield* select("payment_id")).map((r) => String(r.payment_id))).toEqual(["r"])
+        // Many variants at one site (past the 64 kept, they are compiled afresh), each with its own text.
+        for (let round = 0; round < 2; round++) {
+          for (let i = 0; i < 80; i++) expect((yield* select(`${i} AS n`)).map((r) => Number(r.n))).toEqual([i])
+        }
+        const values = (limit: number) => db.qv`SELECT payment_id FROM user_errors LIMIT ${raw(String(limit))}`
+        expect(yield* values(0)).toEqual([])
+        expect((yield* values(5)).map((r) => String(r[0]))).toEqual(["r"])
         // booleans and byte arrays are converted
         const bytes = new Uint8Array([1, 2])
         const rows = yield* (db.dialect === "pg" ? db.q`SELECT ${true}::boolean AS t, ${bytes}::bytea AS b` : db.q`SELECT ${true} AS t, ${bytes} AS b`)

@@ -152,13 +152,20 @@ for (const engine of engines) {
           expect(d.payments_total).toBe(6)
           expect(d.items.map((i) => i.apple_original_tx_id)).toEqual(["o1", "o5", "o7", "o9b"])
           expect((yield* details(a, 10)).items.map((i) => i.apple_original_tx_id)).toEqual(["o1", "o5", "o7", "o9b", "o9a"])
+          // The LIMIT is a power of two spliced in as text; the rows are cut to the count asked for.
+          expect((yield* details(a, 3)).items.map((i) => i.apple_original_tx_id)).toEqual(["o1", "o5", "o7"])
+          expect((yield* details(a, 1)).items.map((i) => i.apple_original_tx_id)).toEqual(["o1"])
           // The statement ProDetails ran (recorded on SQLite; on PostgreSQL its condition and order, $n parameters).
           const db = yield* Database
           const itemsSql = db.dialect === "sqlite"
             ? [...prepared].find((t) => t.includes("ORDER BY unredeemed_unix_ts_ms DESC"))!
             : "SELECT status FROM payments WHERE master_pkey = ? AND status != 1 AND payment_provider != 0 ORDER BY unredeemed_unix_ts_ms DESC, id DESC LIMIT ?"
           expect(itemsSql).toBeDefined()
-          const params = [Buffer.from(a.masterPkey), 4]
+          if (db.dialect === "sqlite") {
+            const texts = [...prepared].filter((t) => t.includes("ORDER BY unredeemed_unix_ts_ms DESC"))
+            expect(texts.map((t) => t.match(/LIMIT (\S+)/)![1]).sort()).toEqual(["1", "16", "4"])
+          }
+          const params = db.dialect === "sqlite" ? [Buffer.from(a.masterPkey)] : [Buffer.from(a.masterPkey), 4]
           if (db.dialect === "sqlite") {
             const plan = (yield* db.sql.unsafe<{ detail: string }>(`EXPLAIN QUERY PLAN ${itemsSql}`, params)).map((r) => r.detail)
             expect(plan.join("\n")).toContain("payments_master_unredeemed")

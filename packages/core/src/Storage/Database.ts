@@ -39,8 +39,8 @@ export interface DatabaseShape {
    * for a statement without result rows; use `RETURNING` to learn what a write touched).
    *
    * The compiled text (`?` placeholders on SQLite, `$n` on PostgreSQL) is cached per call site (the
-   * template strings array), so `raw` values must be the same at a given call site (a different one is
-   * compiled again, uncached). SQLite runs the cached better-sqlite3 prepared statement synchronously
+   * template strings array) and per distinct set of `raw` texts at it (up to 64 variants per site; past that
+   * a variant is compiled and prepared afresh on every call, so keep a site's raw texts few). SQLite runs the cached better-sqlite3 prepared statement synchronously
    * (waiting only while another fiber's transaction holds the connection); PostgreSQL runs
    * `sql.unsafe(text, params)`. Both use the current transaction when there is one. Parameters:
    * `boolean` → `bool(b)`, `Uint8Array` → `Buffer`, `undefined` → `NULL`. No span per statement.
@@ -169,6 +169,9 @@ const sameRaws = (c: Compiled, values: ReadonlyArray<unknown>): boolean => {
   return true
 }
 
+/** Compiled variants kept per `db.q` call site (see `compiled`). */
+const MAX_SITE_VARIANTS = 64
+
 const sqlError = (message: string) => (cause: unknown) => toStorageError(new SqlError({ cause, message }))
 const execError = sqlError("Failed to execute statement")
 const prepareError = sqlError("Failed to prepare statement")
@@ -186,12 +189,21 @@ const makeDatabase = (dialect: Dialect, bootstrapOptions?: BootstrapOptions) =>
       return out
     }
 
-    const sites = new WeakMap<TemplateStringsArray, Compiled>()
+    // Per call site, its compiled variants (one per distinct set of `raw` texts; the first is the usual
+    // one). Bounded, so a site whose raw text varies without limit compiles the rest afresh.
+    const sites = new WeakMap<TemplateStringsArray, Array<Compiled>>()
     const compiled = (strings: TemplateStringsArray, values: ReadonlyArray<unknown>): Compiled => {
-      const c = sites.get(strings)
-      if (c !== undefined && (c.raws.length === 0 || sameRaws(c, values))) return c
+      const cs = sites.get(strings)
+      if (cs === undefined) {
+        const fresh = compile(dialect, strings, values)
+        sites.set(strings, [fresh])
+        return fresh
+      }
+      const first = cs[0]!
+      if (first.raws.length === 0) return first
+      for (let i = 0; i < cs.length; i++) if (sameRaws(cs[i]!, values)) return cs[i]!
       const fresh = compile(dialect, strings, values)
-      if (c === undefined) sites.set(strings, fresh)
+      if (cs.length < MAX_SITE_VARIANTS) cs.push(fresh)
       return fresh
     }
 
