@@ -92,9 +92,13 @@ for (const engine of engines) {
         yield* Fiber.interrupt(waiting)
         const exit = yield* Fiber.interrupt(tx)
         expect(Exit.isInterrupted(exit)).toBe(true)
-        expect(yield* ids(db)).toEqual([])
+        // On SQLite's one connection the second transaction waited, so it never ran. On PostgreSQL it has a
+        // pooled connection of its own and waits for nothing: it may have committed within the 20 ms (a flaky
+        // expectation before) — what matters there is that the interrupted one left nothing.
+        const waiter = db.dialect === "pg" && (yield* ids(db)).includes("waiter") ? ["waiter"] : []
+        expect(yield* ids(db)).toEqual(waiter)
         yield* db.transaction(insert(db, "after"))
-        expect(yield* ids(db)).toEqual(["after"])
+        expect(yield* ids(db)).toEqual(["after", ...waiter])
       })))
 
     it.live("nested transactions join the outer one (a failed inner one rolls back to its savepoint)", () =>
